@@ -1,0 +1,31 @@
+"""Shared fixtures: dtypes with their tolerances, seeded generators, the gpu marker."""
+
+import numpy as np
+import pytest
+import torch
+
+TOL = {torch.complex64: 1e-5, torch.complex128: 1e-10}
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA; run on the GPU machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=[torch.complex64, torch.complex128], ids=["c64", "c128"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def tol(dtype):
+    return TOL[dtype]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,138 @@
+"""The shared tensor core against NumPy Kronecker products and einsum."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from tqsim.tensor import (
+    apply_diagonal,
+    apply_matrix,
+    contract,
+    contraction_cache_info,
+    flip_qubits,
+    mode_product,
+    permute_qubits,
+    reduce_to,
+)
+
+from oracles import embed, random_state, random_unitary
+
+QUBIT_SETS = [[0], [3], [4], [0, 1], [1, 0], [2, 4], [4, 0], [1, 3, 2], [0, 4, 2], [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("qubits", QUBIT_SETS, ids=str)
+def test_apply_matrix_matches_kronecker(qubits, dtype, tol, rng):
+    n = 5
+    u = random_unitary(len(qubits), rng)
+    psi = random_state(n, rng)
+    expected = embed(u, qubits, n) @ psi
+    got = apply_matrix(torch.tensor(psi, dtype=dtype), torch.tensor(u, dtype=dtype), qubits)
+    np.testing.assert_allclose(got.numpy(), expected, atol=tol)
+
+
+@pytest.mark.parametrize("qubits", [[1], [0, 3], [3, 1]], ids=str)
+def test_apply_matrix_batched_state_and_matrix(qubits, rng):
+    n, batch = 4, 3
+    us = [random_unitary(len(qubits), rng) for _ in range(batch)]
+    psis = [random_state(n, rng) for _ in range(batch)]
+    states = torch.tensor(np.array(psis))
+    mats = torch.tensor(np.array(us))
+    # batch of states, one matrix
+    got = apply_matrix(states, mats[0], qubits)
+    for b in range(batch):
+        np.testing.assert_allclose(got[b].numpy(), embed(us[0], qubits, n) @ psis[b], atol=1e-12)
+    # one state, batch of matrices
+    got = apply_matrix(states[0], mats, qubits)
+    for b in range(batch):
+        np.testing.assert_allclose(got[b].numpy(), embed(us[b], qubits, n) @ psis[0], atol=1e-12)
+    # paired batches
+    got = apply_matrix(states, mats, qubits)
+    for b in range(batch):
+        np.testing.assert_allclose(got[b].numpy(), embed(us[b], qubits, n) @ psis[b], atol=1e-12)
+
+
+def test_apply_matrix_out_buffer(rng):
+    psi = torch.tensor(random_state(6, rng))
+    u = torch.tensor(random_unitary(2, rng))
+    for qubits in ([2, 3], [0, 5], [5, 4]):
+        out = torch.full_like(psi, float("nan"))
+        result = apply_matrix(psi, u, qubits, out=out)
+        assert result.data_ptr() == out.data_ptr()
+        np.testing.assert_allclose(out.numpy(), apply_matrix(psi, u, qubits).numpy(), atol=1e-14)
+
+
+@pytest.mark.parametrize("qubits", [[0], [2], [1, 3], [3, 0], [0, 2, 3]], ids=str)
+def test_apply_diagonal_matches_kronecker(qubits, rng):
+    n = 4
+    d = np.exp(1j * rng.uniform(0, 2 * np.pi, size=2 ** len(qubits)))
+    psi = random_state(n, rng)
+    got = apply_diagonal(torch.tensor(psi), torch.tensor(d), qubits)
+    np.testing.assert_allclose(got.numpy(), embed(np.diag(d), qubits, n) @ psi, atol=1e-12)
+
+
+def test_flip_and_permute_and_reduce(rng):
+    n = 4
+    psi = random_state(n, rng)
+    t = torch.tensor(psi)
+    x = np.array([[0, 1], [1, 0]])
+    for qubits in ([0], [1, 3], [0, 1, 2, 3]):
+        full = np.eye(1)
+        for q in range(n):
+            full = np.kron(full, x if q in qubits else np.eye(2))
+        np.testing.assert_allclose(flip_qubits(t, qubits).numpy(), full @ psi, atol=1e-14)
+    order = [2, 0, 3, 1]
+    tensor = psi.reshape([2] * n)
+    np.testing.assert_allclose(
+        permute_qubits(t, order).numpy(), np.transpose(tensor, order).reshape(-1), atol=1e-14
+    )
+    p = np.abs(psi) ** 2
+    for keep in ([1], [3, 0], [2, 1, 0]):
+        others = tuple(q for q in range(n) if q not in keep)
+        expected = np.transpose(p.reshape([2] * n).sum(axis=others), np.argsort(np.argsort(keep)))
+        marginal = p.reshape([2] * n).sum(axis=others)  # axes in sorted(keep) order
+        expected = np.transpose(marginal, [sorted(keep).index(q) for q in keep]).reshape(-1)
+        np.testing.assert_allclose(reduce_to(torch.tensor(p), keep).numpy(), expected, atol=1e-14)
+
+
+def test_contract_matches_numpy_and_caches(rng):
+    a, b, c = (rng.normal(size=s) for s in ((3, 4), (4, 5, 2), (2, 6)))
+    before = contraction_cache_info()
+    for _ in range(3):
+        got = contract("ij,jkl,lm->ikm", *(torch.tensor(v) for v in (a, b, c)))
+    np.testing.assert_allclose(got.numpy(), np.einsum("ij,jkl,lm->ikm", a, b, c), atol=1e-12)
+    after = contraction_cache_info()
+    assert after.misses == before.misses + 1
+    assert after.hits >= before.hits + 2
+
+
+def test_contract_rejects_implicit_equation():
+    with pytest.raises(ValueError, match="explicit"):
+        contract("ij,jk", torch.ones(2, 2), torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, -1])
+def test_mode_product_matches_einsum(mode, rng):
+    t = rng.normal(size=(3, 4, 5))
+    m = rng.normal(size=(6, t.shape[mode]))
+    letters = "abc"
+    ax = letters[mode]
+    out = letters.replace(ax, "z")
+    expected = np.einsum(f"{letters},z{ax}->{out}", t, m)
+    np.testing.assert_allclose(mode_product(torch.tensor(t), torch.tensor(m), mode).numpy(), expected, atol=1e-12)
+
+
+def test_mode_product_bad_input():
+    with pytest.raises(ValueError, match="cannot act on mode 1"):
+        mode_product(torch.ones(2, 3), torch.ones(4, 5), 1)
+    with pytest.raises(IndexError, match="mode 3"):
+        mode_product(torch.ones(2, 3), torch.ones(4, 3), 3)
+
+
+def test_grouped_view_never_exceeds_cuda_dimension_limit():
+    # a 13-qubit density matrix is a 26-qubit flat tensor: (2,)*26 would have 26 axes
+    rho = torch.zeros(2**26 // 2**10, dtype=torch.complex64)  # 16-qubit flat tensor, cheap
+    u = torch.eye(2, dtype=torch.complex64)
+    for qubits in itertools.combinations(range(16), 1):
+        assert apply_matrix(rho, u, list(qubits)).shape == rho.shape

@@ -1,0 +1,100 @@
+"""Input checks shared by the public API; every message names the bad value and what is allowed."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable, Sequence
+
+import torch
+
+COMPLEX_DTYPES = (torch.complex64, torch.complex128)
+
+
+def qubit_list(qubits, name: str = "qubits") -> tuple[int, ...]:
+    """Distinct non-negative integer qubits as a tuple (range is checked later)."""
+    if isinstance(qubits, (numbers.Integral, torch.Tensor)) and not isinstance(qubits, bool):
+        qubits = [qubits]
+    try:
+        items = list(qubits)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {qubits!r}") from None
+    result = []
+    for q in items:
+        if isinstance(q, torch.Tensor) and q.ndim == 0 and not q.is_floating_point():
+            q = int(q)
+        if isinstance(q, bool) or not isinstance(q, numbers.Integral):
+            raise TypeError(f"{name} must be ints, got {q!r} in {items!r}")
+        if q < 0:
+            raise IndexError(f"qubit {q} in {name} {items!r} is negative; qubits are 0..n-1")
+        result.append(int(q))
+    if len(set(result)) != len(result):
+        raise ValueError(f"{name} {result} repeat a qubit; each qubit may appear once")
+    return tuple(result)
+
+
+def qubits_in_range(qubits: Iterable[int], num_qubits: int, what: str = "qubit") -> None:
+    for q in qubits:
+        if not 0 <= q < num_qubits:
+            raise IndexError(f"{what} {q} out of range for {num_qubits} qubits (allowed 0..{num_qubits - 1})")
+
+
+def num_qubits(n, minimum: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"number of qubits must be an int, got {n!r}")
+    if n < minimum:
+        raise ValueError(f"number of qubits must be >= {minimum}, got {n}")
+    return int(n)
+
+
+def complex_dtype(dtype) -> torch.dtype:
+    """The complex dtype to use: the one given, or the complex twin of torch's default."""
+    if dtype is None:
+        return torch.complex128 if torch.get_default_dtype() == torch.float64 else torch.complex64
+    if dtype not in COMPLEX_DTYPES:
+        raise TypeError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
+    return dtype
+
+
+def real_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
+def device(dev) -> torch.device:
+    """A torch.device, refusing CUDA devices that this machine does not have."""
+    if dev is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(dev)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {dev!r}; use 'cpu' or 'cuda'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(dev)!r} requested but CUDA is not available on this machine; use device='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(dev)!r} does not exist: {torch.cuda.device_count()} CUDA device(s) present")
+    return dev
+
+
+def tolerance(dtype: torch.dtype) -> float:
+    """Tolerance for unitarity, normalisation and similar checks: sqrt(machine epsilon)."""
+    return math.sqrt(torch.finfo(real_dtype(dtype) if dtype.is_complex else dtype).eps)
+
+
+def finite(values: Sequence[torch.Tensor], what: str = "parameter") -> None:
+    """Raise if any tensor holds NaN or infinity (one device sync for all of them)."""
+    tensors = [v.detach() for v in values if isinstance(v, torch.Tensor) and not v.is_complex()]
+    if not tensors:
+        return
+    flat = torch.cat([t.reshape(-1).to(tensors[0].device, torch.float64) for t in tensors])
+    if not bool(torch.isfinite(flat).all()):
+        bad = flat[~torch.isfinite(flat)][0].item()
+        raise ValueError(f"{what} values must be finite, got {bad}")
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)

@@ -1,0 +1,132 @@
+"""What every dense state kind shares: storage, device moves, sampling, runs."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import _checks
+from ..channels import Channel
+from ..gates import Gate
+
+
+class DenseState:
+    """A flat tensor over qubits plus the bookkeeping around it.
+
+    Subclasses define how gates and channels act (:meth:`_apply_gate_operator`,
+    :meth:`_apply_channel`) and what probabilities are.
+    """
+
+    __slots__ = ("_data", "num_qubits")
+
+    def __init__(self, data: torch.Tensor, num_qubits: int):
+        self._data = data
+        self.num_qubits = num_qubits
+
+    # ----------------------------------------------------------- properties
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._data.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._data.device
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        """``()`` for one state, ``(batch,)`` for a batch."""
+        return self._data.shape[: self._data.ndim - self._core_ndim]
+
+    _core_ndim = 1
+
+    def to(self, device=None, dtype: torch.dtype | None = None):
+        """A copy on another device and/or complex dtype (like ``Tensor.to``)."""
+        dev = _checks.device(device) if device is not None else self.device
+        dt = _checks.complex_dtype(dtype) if dtype is not None else self.dtype
+        return type(self)(self._data.to(device=dev, dtype=dt), self.num_qubits)
+
+    def __len__(self) -> int:
+        return self.num_qubits
+
+    # ------------------------------------------------------------- measuring
+    def probabilities(self) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sample(self, shots: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``shots`` basis-state indices (big-endian) from :meth:`probabilities`.
+
+        Returns a LongTensor of shape ``(shots,)`` or ``(batch, shots)`` on the
+        state's device. Inverse-CDF sampling, so any ``n`` works (``torch.multinomial``
+        stops at 2**24 outcomes).
+        """
+        shots = _checks.positive_int(shots, "shots")
+        probs = self.probabilities().detach().to(torch.float64)
+        cdf = torch.cumsum(probs, dim=-1)
+        gen_device = generator.device if generator is not None else probs.device
+        u = torch.rand(*probs.shape[:-1], shots, generator=generator, dtype=torch.float64, device=gen_device)
+        u = u.to(probs.device) * cdf[..., -1:]
+        return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.shape[-1] - 1)
+
+    # ------------------------------------------------------------- evolution
+    def apply(self, operation):
+        """A new state with one gate or channel applied."""
+        return self.evolve([operation])
+
+    def evolve(self, operations):
+        """A new state with ``operations`` (gates, channels, a Circuit) applied in order."""
+        from .. import fusion
+
+        operations = list(operations)
+        for op in operations:
+            if not isinstance(op, (Gate, Channel)):
+                raise TypeError(f"expected gates or channels, got {type(op).__name__}")
+            _checks.qubits_in_range(op.qubits, self.num_qubits, f"{op.name} qubit")
+        _checks.finite([p for op in operations if isinstance(op, Gate) for p in op.params], "gate angle")
+        data = self._data
+        max_qubits = 2 if data.is_cuda else 4
+        track = torch.is_grad_enabled() and (
+            data.requires_grad
+            or any(isinstance(p, torch.Tensor) and p.requires_grad for op in operations for p in op.params)
+        )
+        buffers = None if track else _Buffers()
+        start = 0
+        for end in range(len(operations) + 1):
+            if end < len(operations) and isinstance(operations[end], Gate):
+                continue
+            for block in fusion.plan(operations[start:end], max_qubits):
+                op = fusion.build_operator(block, self.dtype, self.device)
+                data = self._apply_gate_operator(data, op, block.qubits, block.is_diagonal, buffers)
+            if end < len(operations):
+                data = self._apply_channel(data, operations[end], buffers)
+            start = end + 1
+        return type(self)(data, self.num_qubits)
+
+    def _apply_gate_operator(self, data, op, qubits, is_diagonal, buffers):  # pragma: no cover
+        raise NotImplementedError
+
+    def _apply_channel(self, data, channel, buffers):
+        raise TypeError(
+            f"channel {channel.name} needs a mixed state: run the circuit on "
+            f"tq.DensityMatrix.zeros({self.num_qubits}) instead of a {type(self).__name__}"
+        )
+
+
+class _Buffers:
+    """Two scratch tensors to ping-pong between when no gradient is tracked.
+
+    Freshly allocated large tensors cost page faults on every gate; reusing
+    two buffers keeps the work to the arithmetic. The caller's input is never
+    written.
+    """
+
+    __slots__ = ("pool",)
+
+    def __init__(self):
+        self.pool: list[torch.Tensor] = []
+
+    def target(self, like: torch.Tensor, shape: torch.Size, avoid: torch.Tensor) -> torch.Tensor:
+        for buf in self.pool:
+            if buf.shape == shape and buf.data_ptr() != avoid.data_ptr():
+                return buf
+        buf = torch.empty(shape, dtype=like.dtype, device=like.device)
+        self.pool = [b for b in self.pool if b.shape == shape][:1] + [buf]
+        return buf

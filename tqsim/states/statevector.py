@@ -1,0 +1,166 @@
+"""Pure states as flat amplitude vectors, shape ``(2**n,)`` or ``(batch, 2**n)``."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .. import _checks
+from ..tensor.flat import apply_diagonal, apply_matrix, num_qubits_of
+from .base import DenseState
+
+__all__ = ["StateVector"]
+
+
+class StateVector(DenseState):
+    """A pure state of ``n`` qubits, big-endian (qubit 0 is the leftmost bit).
+
+    Build one with :meth:`zeros`, :meth:`basis`, :meth:`from_array` or
+    :meth:`random`; evolve it with ``circuit.run(state)`` or :meth:`apply`.
+    States are immutable: every operation returns a new state, and autograd
+    flows through amplitudes and gate parameters.
+    """
+
+    __slots__ = ()
+
+    # ----------------------------------------------------------- constructors
+    @classmethod
+    def zeros(cls, num_qubits: int, dtype: torch.dtype | None = None, device=None) -> "StateVector":
+        """|0...0> on ``num_qubits`` qubits."""
+        n = _checks.num_qubits(num_qubits)
+        amps = torch.zeros(1 << n, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        amps[0] = 1
+        return cls(amps, n)
+
+    @classmethod
+    def basis(cls, bits: str | Sequence[int], dtype: torch.dtype | None = None, device=None) -> "StateVector":
+        """The basis state |bits>, e.g. ``basis("0110")`` or ``basis([0, 1, 1, 0])``."""
+        if isinstance(bits, str):
+            if not bits or set(bits) - {"0", "1"}:
+                raise ValueError(f"bits must be a non-empty string of 0 and 1, got {bits!r}")
+            values = [int(b) for b in bits]
+        else:
+            values = list(bits)
+            if not values or any(isinstance(b, bool) or b not in (0, 1) for b in values):
+                raise ValueError(f"bits must be a non-empty sequence of 0 and 1, got {bits!r}")
+        n = len(values)
+        index = int("".join(str(b) for b in values), 2)
+        amps = torch.zeros(1 << n, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        amps[index] = 1
+        return cls(amps, n)
+
+    @classmethod
+    def from_array(
+        cls, array, dtype: torch.dtype | None = None, device=None, normalize: bool = False
+    ) -> "StateVector":
+        """A state from amplitudes of shape ``(2**n,)`` or ``(batch, 2**n)``.
+
+        Accepts tensors (gradients kept), NumPy arrays and lists. The vector must
+        have unit norm within ``sqrt(eps)`` unless ``normalize=True``.
+        """
+        if isinstance(array, torch.Tensor):
+            amps = array
+        else:
+            try:
+                amps = torch.as_tensor(np.asarray(array))
+            except (TypeError, ValueError):
+                raise TypeError(f"cannot read amplitudes from {type(array).__name__}") from None
+        if dtype is None:
+            dtype = amps.dtype if amps.dtype in _checks.COMPLEX_DTYPES else (
+                torch.complex128 if amps.dtype == torch.float64 else _checks.complex_dtype(None))
+        dtype = _checks.complex_dtype(dtype)
+        amps = amps.to(device=_checks.device(device) if device is not None else amps.device, dtype=dtype)
+        if amps.ndim not in (1, 2):
+            raise ValueError(f"amplitudes must have shape (2**n,) or (batch, 2**n), got {tuple(amps.shape)}")
+        n = num_qubits_of(amps)
+        if n < 1:
+            raise ValueError("a state needs at least one qubit (2 amplitudes)")
+        _check_finite(amps)
+        norms = torch.linalg.vector_norm(amps.detach(), dim=-1)
+        if normalize:
+            if bool((norms == 0).any()):
+                raise ValueError("cannot normalize a zero vector")
+            amps = amps / torch.linalg.vector_norm(amps, dim=-1, keepdim=True)
+        else:
+            error = (norms - 1).abs().max().item()
+            if error > _checks.tolerance(dtype):
+                raise ValueError(
+                    f"amplitudes have norm {norms.reshape(-1)[0].item():.6g}, not 1 "
+                    f"(pass normalize=True to rescale)"
+                )
+        return cls(amps, n)
+
+    @classmethod
+    def random(
+        cls,
+        num_qubits: int,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device=None,
+        batch: int | None = None,
+    ) -> "StateVector":
+        """A Haar-random state (normalised complex Gaussian vector)."""
+        n = _checks.num_qubits(num_qubits)
+        dtype = _checks.complex_dtype(dtype)
+        dev = _checks.device(device)
+        shape = (1 << n,) if batch is None else (_checks.positive_int(batch, "batch"), 1 << n)
+        gen_device = generator.device if generator is not None else dev
+        amps = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device).to(dev)
+        return cls(amps / torch.linalg.vector_norm(amps, dim=-1, keepdim=True), n)
+
+    # -------------------------------------------------------------- read-out
+    def amplitudes(self) -> torch.Tensor:
+        """The amplitude tensor, shape ``(2**n,)`` or ``(batch, 2**n)``."""
+        return self._data
+
+    def probabilities(self) -> torch.Tensor:
+        """|amplitude|**2 for every basis state (real, differentiable)."""
+        amps = self._data
+        return amps.real.square() + amps.imag.square()
+
+    def norm(self) -> torch.Tensor:
+        """The 2-norm of the amplitudes (1 for a normalised state)."""
+        return torch.linalg.vector_norm(self._data, dim=-1)
+
+    def inner(self, other: "StateVector") -> torch.Tensor:
+        """<self|other>."""
+        _same_size(self, other)
+        return (self._data.conj() * other._data).sum(-1)
+
+    def expectation(self, observable) -> torch.Tensor:
+        """<psi|O|psi> for a PauliString, PauliSum or a string like ``"Z0 Z1 + 0.5 X2"``."""
+        from ..observables import as_observable
+
+        return as_observable(observable).expectation(self)
+
+    def to_statevector(self) -> "StateVector":
+        return self
+
+    def __repr__(self) -> str:
+        batch = f", batch={self.batch_shape[0]}" if self.batch_shape else ""
+        return f"StateVector(num_qubits={self.num_qubits}{batch}, dtype={self.dtype}, device={self.device})"
+
+    # ------------------------------------------------------------- evolution
+    def _apply_gate_operator(self, data, op, qubits, is_diagonal, buffers):
+        core = 1 if is_diagonal else 2
+        batch = torch.broadcast_shapes(data.shape[:-1], op.shape[: op.ndim - core])
+        out = buffers.target(data, batch + data.shape[-1:], avoid=data) if buffers else None
+        if is_diagonal:
+            return apply_diagonal(data, op, qubits, out=out)
+        return apply_matrix(data, op, qubits, out=out)
+
+
+def _check_finite(amps: torch.Tensor) -> None:
+    if not bool(torch.isfinite(torch.view_as_real(amps.detach())).all()):
+        raise ValueError("amplitudes hold NaN or infinite values")
+
+
+def _same_size(a, b) -> None:
+    if type(b) is not type(a):
+        raise TypeError(f"expected a {type(a).__name__}, got {type(b).__name__}")
+    if a.num_qubits != b.num_qubits:
+        raise ValueError(f"states have {a.num_qubits} and {b.num_qubits} qubits; they must match")
+    if a.device != b.device:
+        raise ValueError(f"states live on {a.device} and {b.device}; move one with .to()")

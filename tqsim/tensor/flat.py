@@ -1,0 +1,252 @@
+"""Operations on flat qubit tensors through grouped views.
+
+A tensor over ``n`` qubits is stored flat, shape ``(*batch, 2**n)``, with qubit 0
+the most significant bit of the last index (big-endian). An operation on
+qubits ``q_1 < ... < q_k`` reshapes the last axis into the grouped view
+``(2**q_1, 2, 2**(q_2-q_1-1), 2, ..., 2, 2**(n-1-q_k))``; adjacent untouched
+qubits share one axis, so the view never has more than ``2k + 1`` axes and
+stays within what CUDA kernels accept (25 dimensions), whatever ``n`` is.
+
+A density matrix is the same flat tensor over ``2n`` qubits (rows first), so
+these routines serve every dense state kind.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from . import cuda_kernels
+
+__all__ = [
+    "apply_diagonal",
+    "apply_matrix",
+    "flip_qubits",
+    "grouped_shape",
+    "num_qubits_of",
+    "permute_qubits",
+    "reduce_to",
+]
+
+
+def num_qubits_of(flat: torch.Tensor) -> int:
+    """Number of qubits ``n`` of a flat tensor whose last axis has size ``2**n``."""
+    size = flat.shape[-1] if flat.ndim else 0
+    if size < 1 or size & (size - 1):
+        raise ValueError(
+            f"last axis must have size 2**n, got shape {tuple(flat.shape)}"
+        )
+    return size.bit_length() - 1
+
+
+def grouped_shape(num_qubits: int, qubits: Sequence[int]) -> list[int]:
+    """Grouped view of ``2**num_qubits`` around sorted ``qubits``.
+
+    Returns ``[2**g_0, 2, 2**g_1, 2, ..., 2, 2**g_k]``; the target axes sit at
+    the odd positions ``1, 3, ..., 2k - 1``.
+    """
+    shape = []
+    previous = -1
+    for q in qubits:
+        shape += [1 << (q - previous - 1), 2]
+        previous = q
+    shape.append(1 << (num_qubits - previous - 1))
+    return shape
+
+
+def _sorted_order(qubits: Sequence[int]) -> list[int]:
+    return sorted(range(len(qubits)), key=lambda i: qubits[i])
+
+
+def _reorder_operator(op: torch.Tensor, order: list[int], nmats: int) -> torch.Tensor:
+    """Reorder the qubits of a matrix (``nmats=2``) or diagonal (``nmats=1``).
+
+    The new qubit ``j`` of every index is the old qubit ``order[j]``.
+    """
+    k = len(order)
+    lead = op.shape[: op.ndim - nmats]
+    tensor = op.reshape(*lead, *([2] * (k * nmats)))
+    base = len(lead)
+    dims = list(range(base))
+    for m in range(nmats):
+        dims += [base + m * k + o for o in order]
+    return tensor.permute(dims).reshape(op.shape)
+
+
+def apply_matrix(
+    state: torch.Tensor,
+    matrix: torch.Tensor,
+    qubits: Sequence[int],
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Apply a ``2**k x 2**k`` matrix to ``qubits`` of a flat state.
+
+    Parameters
+    ----------
+    state : torch.Tensor
+        Shape ``(*batch, 2**n)``.
+    matrix : torch.Tensor
+        Shape ``(*mbatch, 2**k, 2**k)``; its row and column indices are
+        big-endian over ``qubits`` in the order given. ``mbatch`` broadcasts
+        against ``batch``.
+    qubits : sequence of int
+        ``k`` distinct qubits in ``0..n-1``, any order, adjacent or not.
+    out : torch.Tensor, optional
+        Buffer of the result's shape to write into (not with autograd).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(*broadcast(batch, mbatch), 2**n)``.
+    """
+    n = num_qubits_of(state)
+    k = len(qubits)
+    dim = 1 << k
+    if matrix.shape[-2:] != (dim, dim):
+        raise ValueError(
+            f"a matrix on {k} qubit(s) must end in shape ({dim}, {dim}), "
+            f"got {tuple(matrix.shape)}"
+        )
+    order = _sorted_order(qubits)
+    if order != list(range(k)):
+        matrix = _reorder_operator(matrix, order, 2)
+    targets = [qubits[i] for i in order]
+
+    if cuda_kernels.accepts(state, matrix, out):
+        positions = [n - 1 - q for q in reversed(targets)]
+        return cuda_kernels.apply_small_matrix(state, matrix, positions, out)
+
+    batch = state.shape[:-1]
+    mbatch = matrix.shape[:-2]
+    lo, hi = targets[0], targets[-1]
+    if hi - lo + 1 == k:
+        # contiguous targets: one (batched) matrix product, no permutation
+        before, after = 1 << lo, 1 << (n - 1 - hi)
+        if after == 1:
+            x = state.reshape(*batch, before, dim)
+            result = _matmul(x, matrix.mT, out)
+        else:
+            x = state.reshape(*batch, before, dim, after)
+            m = matrix.unsqueeze(-3) if mbatch else matrix
+            result = _matmul(m, x, out)
+        return result.reshape(*result.shape[: result.ndim - (2 if after == 1 else 3)], 1 << n)
+
+    # scattered targets: gather them into the last axis, multiply, scatter back
+    shape = grouped_shape(n, targets)
+    x = state.reshape(*batch, *shape)
+    nb = len(batch)
+    target_axes = [nb + 2 * j + 1 for j in range(k)]
+    moved = torch.movedim(x, target_axes, list(range(-k, 0)))
+    y = _scattered_matmul(moved, matrix, k, nb)
+    nb_out = y.ndim - len(shape)  # a batched matrix may add batch axes
+    y = torch.movedim(y, list(range(-k, 0)), [nb_out + 2 * j + 1 for j in range(k)])
+    result = y.reshape(*y.shape[: y.ndim - len(shape)], 1 << n)
+    if out is not None:
+        out.copy_(result)
+        return out
+    return result
+
+
+def _scattered_matmul(moved: torch.Tensor, matrix: torch.Tensor, k: int, nb: int) -> torch.Tensor:
+    """Multiply the last ``k`` (size-2) axes of ``moved`` by ``matrix``."""
+    dim = 1 << k
+    lead = moved.shape[:-k]
+    mbatch = matrix.shape[:-2]
+    rows = moved.reshape(*lead, dim)
+    mat_t = matrix.mT
+    if mbatch:
+        # align matrix batch with the state batch, leaving the group axes free
+        extra = len(lead) - nb
+        mat_t = mat_t.reshape(*mbatch, *([1] * extra), dim, dim)
+        product = (rows.unsqueeze(-2) @ mat_t).squeeze(-2)
+    else:
+        product = rows @ mat_t
+    return product.reshape(*product.shape[:-1], *([2] * k))
+
+
+def _matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    if out is None:
+        return torch.matmul(a, b)
+    shape = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    return torch.matmul(a, b, out=out.view(shape))
+
+
+def apply_diagonal(
+    state: torch.Tensor,
+    diagonal: torch.Tensor,
+    qubits: Sequence[int],
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Multiply a flat state elementwise by a diagonal operator on ``qubits``.
+
+    ``diagonal`` has shape ``(*mbatch, 2**k)``, big-endian over ``qubits`` in
+    the order given; the cost is one elementwise product, no contraction.
+    """
+    n = num_qubits_of(state)
+    k = len(qubits)
+    if diagonal.shape[-1] != 1 << k:
+        raise ValueError(
+            f"a diagonal on {k} qubit(s) must end in size {1 << k}, got {tuple(diagonal.shape)}"
+        )
+    order = _sorted_order(qubits)
+    if order != list(range(k)):
+        diagonal = _reorder_operator(diagonal, order, 1)
+    targets = [qubits[i] for i in order]
+    shape = grouped_shape(n, targets)
+    dshape = [1 if i % 2 == 0 else 2 for i in range(len(shape))]
+    d = diagonal.reshape(*diagonal.shape[:-1], *dshape)
+    x = state.reshape(*state.shape[:-1], *shape)
+    if out is not None:
+        full = torch.broadcast_shapes(x.shape, d.shape)
+        torch.mul(x, d, out=out.view(full))
+        return out
+    y = x * d
+    return y.reshape(*y.shape[: y.ndim - len(shape)], 1 << n)
+
+
+def flip_qubits(state: torch.Tensor, qubits: Sequence[int]) -> torch.Tensor:
+    """Flip the bits of ``qubits`` (X on each): ``out[i] = state[i XOR mask]``."""
+    n = num_qubits_of(state)
+    if not qubits:
+        return state
+    targets = sorted(qubits)
+    shape = grouped_shape(n, targets)
+    nb = state.ndim - 1
+    x = state.reshape(*state.shape[:-1], *shape)
+    y = torch.flip(x, dims=[nb + 2 * j + 1 for j in range(len(targets))])
+    return y.reshape(state.shape)
+
+
+def permute_qubits(state: torch.Tensor, order: Sequence[int]) -> torch.Tensor:
+    """Reorder qubits: qubit ``j`` of the result is qubit ``order[j]`` of ``state``.
+
+    Uses a ``(2,) * n`` view, so it is meant for small ``n`` (matrices of gates,
+    reduced density matrices); states use :func:`apply_matrix` instead.
+    """
+    n = num_qubits_of(state)
+    if sorted(order) != list(range(n)):
+        raise ValueError(f"order {list(order)} is not a permutation of 0..{n - 1}")
+    nb = state.ndim - 1
+    x = state.reshape(*state.shape[:-1], *([2] * n))
+    return x.permute(*range(nb), *(nb + o for o in order)).reshape(state.shape)
+
+
+def reduce_to(values: torch.Tensor, keep: Sequence[int]) -> torch.Tensor:
+    """Sum a flat tensor over every qubit not in ``keep``.
+
+    Returns shape ``(*batch, 2**len(keep))`` over ``keep`` in the order given;
+    used for marginal probabilities and for Pauli expectations.
+    """
+    n = num_qubits_of(values)
+    k = len(keep)
+    targets = sorted(keep)
+    shape = grouped_shape(n, targets)
+    nb = values.ndim - 1
+    x = values.reshape(*values.shape[:-1], *shape)
+    summed = x.sum(dim=[nb + 2 * j for j in range(k + 1)])
+    reduced = summed.reshape(*values.shape[:-1], 1 << k)
+    order = [targets.index(q) for q in keep]
+    if order != list(range(k)):
+        reduced = permute_qubits(reduced, order)
+    return reduced
