@@ -1,11 +1,11 @@
-"""Reference constructions written independently of tqsim (NumPy and QuTiP only)."""
+"""Reference constructions written independently of tqsim (NumPy, and QuTiP where named).
+
+QuTiP is imported inside the functions that use it, so GPU tests run where only NumPy is.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import qutip
-import qutip_qip.operations as qops
-import scipy.linalg
 
 
 def embed(matrix: np.ndarray, qubits: list[int], n: int) -> np.ndarray:
@@ -28,6 +28,9 @@ def embed(matrix: np.ndarray, qubits: list[int], n: int) -> np.ndarray:
 
 def expm_pauli(theta: float, letters: str) -> np.ndarray:
     """exp(-i theta/2 P) for a Pauli word such as 'XX'."""
+    import qutip
+    import scipy.linalg
+
     paulis = {"X": qutip.sigmax(), "Y": qutip.sigmay(), "Z": qutip.sigmaz()}
     op = qutip.tensor([paulis[c] for c in letters]).full()
     return scipy.linalg.expm(-0.5j * theta * op)
@@ -35,6 +38,9 @@ def expm_pauli(theta: float, letters: str) -> np.ndarray:
 
 def qutip_gate(name: str, params: tuple) -> np.ndarray:
     """The matrix of a gate from qutip-qip (or its defining formula)."""
+    import qutip
+    import qutip_qip.operations as qops
+
     p = params
     table = {
         "i": lambda: qutip.qeye(2),

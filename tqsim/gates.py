@@ -29,7 +29,6 @@ __all__ = [
     "unitary", "controlled", "BUILDERS",
 ]
 
-Param = "float | torch.Tensor"
 # build(params, dtype, device) -> diagonal (..., d) for diagonal gates, else matrix (..., d, d)
 Builder = Callable[[tuple, torch.dtype, torch.device], torch.Tensor]
 
@@ -156,16 +155,6 @@ def _real(p, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     if isinstance(p, torch.Tensor):
         return p.to(device=device, dtype=real)
     return torch.tensor(p, dtype=real, device=device)
-
-
-def _cis(angle: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """exp(i * angle) as a complex tensor."""
-    return torch.polar(torch.ones_like(angle), angle).to(dtype)
-
-
-def _matrix2(a, b, c, d) -> torch.Tensor:
-    """Stack four same-shape entries into ``(..., 2, 2)``."""
-    return torch.stack([torch.stack([a, b], -1), torch.stack([c, d], -1)], -2)
 
 
 # ---------------------------------------------------------------- fixed gates
@@ -305,12 +294,108 @@ def cswap(control: int, target_a: int, target_b: int) -> Gate:
 
 
 # ---------------------------------------------------------- parametrized gates
+#
+# Each formula ``f(xp, *angles)`` is written once for both array libraries:
+# NumPy builds the matrix when every angle is a plain float (a handful of
+# microseconds, where a chain of tiny torch ops costs tens), and torch builds
+# it when an angle is a tensor, so gradients and batches flow.
 
 
-def _rotation(
-    name: str, qubits, params: tuple, build: Builder, is_diagonal: bool = False, num_controls: int = 0
-) -> Gate:
+def _formula(fn) -> Builder:
+    def build(params, dtype, device):
+        if not any(isinstance(p, torch.Tensor) for p in params):
+            return torch.as_tensor(fn(np, *params), dtype=dtype, device=device)
+        return fn(torch, *(_real(p, dtype, device) for p in params)).to(dtype)
+
+    return build
+
+
+def _stack(xp, items):
+    """Stack same-shape entries along a new last axis (scalars for NumPy)."""
+    return np.array(items) if xp is np else torch.stack(items, -1)
+
+
+def _rows(xp, rows):
+    """Stack a nested list of same-shape entries into ``(..., len(rows), len(row))``."""
+    return np.array(rows) if xp is np else torch.stack([torch.stack(row, -1) for row in rows], -2)
+
+
+def _f_rx(xp, t):
+    c, s_ = xp.cos(t / 2) + 0j, -1j * xp.sin(t / 2)
+    return _rows(xp, [[c, s_], [s_, c]])
+
+
+def _f_ry(xp, t):
+    c, s_ = xp.cos(t / 2) + 0j, xp.sin(t / 2) + 0j
+    return _rows(xp, [[c, -s_], [s_, c]])
+
+
+def _f_rz(xp, t):
+    return _stack(xp, [xp.exp(-0.5j * t), xp.exp(0.5j * t)])
+
+
+def _f_phase(xp, lam):
+    return _stack(xp, [xp.exp(0j * lam), xp.exp(1j * lam)])
+
+
+def _f_u3(xp, theta, phi, lam):
+    zero = 0j * (theta + phi + lam)  # broadcasts every entry to the batch shape
+    c, s_ = xp.cos(theta / 2) + zero, xp.sin(theta / 2) + zero
+    return _rows(xp, [[c, -xp.exp(1j * lam) * s_], [xp.exp(1j * phi) * s_, xp.exp(1j * (phi + lam)) * c]])
+
+
+def _f_rxx(xp, t):
+    c, s_ = xp.cos(t / 2) + 0j, -1j * xp.sin(t / 2)
+    z0 = 0 * c
+    return _rows(xp, [[c, z0, z0, s_], [z0, c, s_, z0], [z0, s_, c, z0], [s_, z0, z0, c]])
+
+
+def _f_ryy(xp, t):
+    c, s_ = xp.cos(t / 2) + 0j, 1j * xp.sin(t / 2)
+    z0 = 0 * c
+    return _rows(xp, [[c, z0, z0, s_], [z0, c, -s_, z0], [z0, -s_, c, z0], [s_, z0, z0, c]])
+
+
+def _f_rzz(xp, t):
+    minus, plus = xp.exp(-0.5j * t), xp.exp(0.5j * t)
+    return _stack(xp, [minus, plus, plus, minus])
+
+
+def _controlled_formula(single, is_diagonal: bool):
+    """Formula of the singly controlled version of a 1-qubit formula."""
+    def fn(xp, *angles):
+        u = single(xp, *angles)
+        if is_diagonal:
+            one = 0 * u[..., 0] + 1
+            return _stack(xp, [one, one, u[..., 0], u[..., 1]])
+        z0 = 0 * u[..., 0, 0]
+        one = z0 + 1
+        return _rows(xp, [
+            [one, z0, z0, z0],
+            [z0, one, z0, z0],
+            [z0, z0, u[..., 0, 0], u[..., 0, 1]],
+            [z0, z0, u[..., 1, 0], u[..., 1, 1]],
+        ])
+
+    return fn
+
+
+_BUILD = {
+    "rx": _formula(_f_rx), "ry": _formula(_f_ry), "rz": _formula(_f_rz),
+    "phase": _formula(_f_phase), "u3": _formula(_f_u3),
+    "rxx": _formula(_f_rxx), "ryy": _formula(_f_ryy), "rzz": _formula(_f_rzz),
+    "cphase": _formula(_controlled_formula(_f_phase, True)),
+    "crx": _formula(_controlled_formula(_f_rx, False)),
+    "cry": _formula(_controlled_formula(_f_ry, False)),
+    "crz": _formula(_controlled_formula(_f_rz, True)),
+}
+
+
+def _rotation(name: str, qubits, angles: tuple, is_diagonal: bool = False, num_controls: int = 0) -> Gate:
     """A gate whose inverse negates every angle."""
+    params = tuple(_angle(a, f"{name} angle") for a in angles)
+    build = _BUILD[name]
+
     def inverse(gate: Gate) -> Gate:
         negated = tuple(-p for p in gate.params)
         return Gate(gate.name, gate.qubits, negated, build, is_diagonal, inverse, num_controls=num_controls)
@@ -318,55 +403,24 @@ def _rotation(
     return Gate(name, qubits, params, build, is_diagonal, inverse, num_controls=num_controls)
 
 
-def _half_angle_parts(params, dtype, device):
-    theta = _real(params[0], dtype, device) / 2
-    return torch.cos(theta).to(dtype), torch.sin(theta).to(dtype)
-
-
-def _build_rx(params, dtype, device):
-    c, s_ = _half_angle_parts(params, dtype, device)
-    return _matrix2(c, -1j * s_, -1j * s_, c)
-
-
-def _build_ry(params, dtype, device):
-    c, s_ = _half_angle_parts(params, dtype, device)
-    return _matrix2(c, -s_, s_, c)
-
-
-def _build_rz(params, dtype, device):
-    half = _real(params[0], dtype, device) / 2
-    return torch.stack([_cis(-half, dtype), _cis(half, dtype)], -1)
-
-
-def _build_phase(params, dtype, device):
-    lam = _real(params[0], dtype, device)
-    return torch.stack([torch.ones_like(lam).to(dtype), _cis(lam, dtype)], -1)
-
-
-def _build_u3(params, dtype, device):
-    theta, phi, lam = torch.broadcast_tensors(*(_real(p, dtype, device) for p in params))
-    c, s_ = torch.cos(theta / 2).to(dtype), torch.sin(theta / 2).to(dtype)
-    return _matrix2(c, -_cis(lam, dtype) * s_, _cis(phi, dtype) * s_, _cis(phi + lam, dtype) * c)
-
-
 def rx(theta, qubit: int) -> Gate:
     """RX(theta) = exp(-i theta X / 2)."""
-    return _rotation("rx", [qubit], (_angle(theta, "rx angle"),), _build_rx)
+    return _rotation("rx", [qubit], (theta,))
 
 
 def ry(theta, qubit: int) -> Gate:
     """RY(theta) = exp(-i theta Y / 2)."""
-    return _rotation("ry", [qubit], (_angle(theta, "ry angle"),), _build_ry)
+    return _rotation("ry", [qubit], (theta,))
 
 
 def rz(theta, qubit: int) -> Gate:
     """RZ(theta) = exp(-i theta Z / 2) = diag(e^{-i theta/2}, e^{i theta/2})."""
-    return _rotation("rz", [qubit], (_angle(theta, "rz angle"),), _build_rz, True)
+    return _rotation("rz", [qubit], (theta,), True)
 
 
 def phase(lam, qubit: int) -> Gate:
     """Phase gate diag(1, e^{i lam})."""
-    return _rotation("phase", [qubit], (_angle(lam, "phase angle"),), _build_phase, True)
+    return _rotation("phase", [qubit], (lam,), True)
 
 
 def u3(theta, phi, lam, qubit: int) -> Gate:
@@ -375,105 +429,44 @@ def u3(theta, phi, lam, qubit: int) -> Gate:
 
     def inverse(gate: Gate) -> Gate:
         th, ph, la = gate.params
-        return Gate("u3", gate.qubits, (-th, -la, -ph), _build_u3, False, inverse)
+        return Gate("u3", gate.qubits, (-th, -la, -ph), _BUILD["u3"], False, inverse)
 
-    return Gate("u3", [qubit], params, _build_u3, False, inverse)
-
-
-def _controlled_block(matrix: torch.Tensor, num_controls: int) -> torch.Tensor:
-    """Identity with ``matrix`` in the bottom-right block (all controls set)."""
-    d = matrix.shape[-1]
-    size = d << num_controls
-    full = torch.eye(size, dtype=matrix.dtype, device=matrix.device)
-    full = full.expand(*matrix.shape[:-2], size, size).clone()
-    full[..., size - d:, size - d:] = matrix
-    return full
-
-
-def _controlled_diagonal(diagonal: torch.Tensor, num_controls: int) -> torch.Tensor:
-    d = diagonal.shape[-1]
-    ones = torch.ones(*diagonal.shape[:-1], (d << num_controls) - d, dtype=diagonal.dtype, device=diagonal.device)
-    return torch.cat([ones, diagonal], -1)
-
-
-def _controlled_build(build: Builder, is_diagonal: bool, num_controls: int = 1) -> Builder:
-    wrap = _controlled_diagonal if is_diagonal else _controlled_block
-
-    def controlled_build(params, dtype, device):
-        return wrap(build(params, dtype, device), num_controls)
-
-    return controlled_build
-
-
-def _build_rzz(params, dtype, device):
-    half = _real(params[0], dtype, device) / 2
-    minus, plus = _cis(-half, dtype), _cis(half, dtype)
-    return torch.stack([minus, plus, plus, minus], -1)
-
-
-def _build_rxx(params, dtype, device):
-    c, s_ = _half_angle_parts(params, dtype, device)
-    z0 = torch.zeros_like(c)
-    ms = -1j * s_
-    return torch.stack([
-        torch.stack([c, z0, z0, ms], -1),
-        torch.stack([z0, c, ms, z0], -1),
-        torch.stack([z0, ms, c, z0], -1),
-        torch.stack([ms, z0, z0, c], -1),
-    ], -2)
-
-
-def _build_ryy(params, dtype, device):
-    c, s_ = _half_angle_parts(params, dtype, device)
-    z0 = torch.zeros_like(c)
-    ps, ms = 1j * s_, -1j * s_
-    return torch.stack([
-        torch.stack([c, z0, z0, ps], -1),
-        torch.stack([z0, c, ms, z0], -1),
-        torch.stack([z0, ms, c, z0], -1),
-        torch.stack([ps, z0, z0, c], -1),
-    ], -2)
-
-
-_BUILD_CPHASE = _controlled_build(_build_phase, True)
-_BUILD_CRX = _controlled_build(_build_rx, False)
-_BUILD_CRY = _controlled_build(_build_ry, False)
-_BUILD_CRZ = _controlled_build(_build_rz, True)
+    return Gate("u3", [qubit], params, _BUILD["u3"], False, inverse)
 
 
 def cphase(lam, control: int, target: int) -> Gate:
     """Controlled phase diag(1, 1, 1, e^{i lam})."""
-    return _rotation("cphase", [control, target], (_angle(lam, "cphase angle"),), _BUILD_CPHASE, True, num_controls=1)
+    return _rotation("cphase", [control, target], (lam,), True, num_controls=1)
 
 
 def crx(theta, control: int, target: int) -> Gate:
     """Controlled RX."""
-    return _rotation("crx", [control, target], (_angle(theta, "crx angle"),), _BUILD_CRX, num_controls=1)
+    return _rotation("crx", [control, target], (theta,), num_controls=1)
 
 
 def cry(theta, control: int, target: int) -> Gate:
     """Controlled RY."""
-    return _rotation("cry", [control, target], (_angle(theta, "cry angle"),), _BUILD_CRY, num_controls=1)
+    return _rotation("cry", [control, target], (theta,), num_controls=1)
 
 
 def crz(theta, control: int, target: int) -> Gate:
     """Controlled RZ (diagonal)."""
-    return _rotation("crz", [control, target], (_angle(theta, "crz angle"),), _BUILD_CRZ, True, num_controls=1)
+    return _rotation("crz", [control, target], (theta,), True, num_controls=1)
 
 
 def rxx(theta, qubit_a: int, qubit_b: int) -> Gate:
     """RXX(theta) = exp(-i theta X⊗X / 2)."""
-    return _rotation("rxx", [qubit_a, qubit_b], (_angle(theta, "rxx angle"),), _build_rxx)
+    return _rotation("rxx", [qubit_a, qubit_b], (theta,))
 
 
 def ryy(theta, qubit_a: int, qubit_b: int) -> Gate:
     """RYY(theta) = exp(-i theta Y⊗Y / 2)."""
-    return _rotation("ryy", [qubit_a, qubit_b], (_angle(theta, "ryy angle"),), _build_ryy)
+    return _rotation("ryy", [qubit_a, qubit_b], (theta,))
 
 
 def rzz(theta, qubit_a: int, qubit_b: int) -> Gate:
     """RZZ(theta) = exp(-i theta Z⊗Z / 2) (diagonal)."""
-    return _rotation("rzz", [qubit_a, qubit_b], (_angle(theta, "rzz angle"),), _build_rzz, True)
+    return _rotation("rzz", [qubit_a, qubit_b], (theta,), True)
 
 
 # ------------------------------------------------------------ matrix gates
@@ -526,6 +519,16 @@ def unitary(matrix, qubits: Sequence[int]) -> Gate:
         return params[0].to(device=device, dtype=dtype)
 
     return Gate("unitary", qubits, (u,), build, batch_shape=u.shape[:-2])
+
+
+def _controlled_block(matrix: torch.Tensor, num_controls: int) -> torch.Tensor:
+    """Identity with ``matrix`` in the bottom-right block (all controls set)."""
+    d = matrix.shape[-1]
+    size = d << num_controls
+    full = torch.eye(size, dtype=matrix.dtype, device=matrix.device)
+    full = full.expand(*matrix.shape[:-2], size, size).clone()
+    full[..., size - d:, size - d:] = matrix
+    return full
 
 
 def controlled(matrix, controls: Sequence[int] | int, targets: Sequence[int] | int) -> Gate:

@@ -44,6 +44,8 @@ def accepts(state: torch.Tensor, matrix: torch.Tensor, out: torch.Tensor | None)
         return False
     if state.dtype not in (torch.complex64, torch.complex128) or matrix.dtype != state.dtype:
         return False
+    if state.is_conj() or (out is not None and out.is_conj()):
+        return False
     if matrix.ndim != 2 or matrix.shape[0] not in (2, 4) or not state.is_contiguous():
         return False
     if out is not None and (out.shape != state.shape or not out.is_contiguous()):
@@ -67,7 +69,7 @@ def apply_small_matrix(
     args = (
         torch.view_as_real(state),
         torch.view_as_real(out),
-        torch.view_as_real(matrix.contiguous()),
+        torch.view_as_real(matrix.resolve_conj().contiguous()),
         groups,
     )
     if k == 1:
