@@ -97,32 +97,29 @@ def depolarizing(p, qubit: int) -> Channel:
     return Channel("depolarizing", [qubit], params, build)
 
 
-def amplitude_damping(gamma, qubit: int) -> Channel:
-    """Energy loss |1> -> |0> with probability ``gamma`` (Nielsen & Chuang 8.3.5)."""
-    params = (_probability(gamma, "amplitude damping gamma"),)
+def _damping(name: str, value, what: str, qubit: int, jump: tuple[int, int]) -> Channel:
+    """K0 = diag(1, sqrt(1 - g)) and K1 with sqrt(g) at entry ``jump``."""
+    params = (_probability(value, what),)
 
     def build(params, dtype, device):
         g = _scalar(params[0], dtype, device)
         zero, one = torch.zeros_like(g), torch.ones_like(g)
-        k0 = torch.stack([torch.stack([one, zero]), torch.stack([zero, torch.sqrt(1 - g)])])
-        k1 = torch.stack([torch.stack([zero, torch.sqrt(g)]), torch.stack([zero, zero])])
-        return torch.stack([k0, k1])
+        k0 = [[one, zero], [zero, torch.sqrt(1 - g)]]
+        k1 = [[zero, zero], [zero, zero]]
+        k1[jump[0]][jump[1]] = torch.sqrt(g)
+        return torch.stack([torch.stack([torch.stack(row) for row in k]) for k in (k0, k1)])
 
-    return Channel("amplitude_damping", [qubit], params, build)
+    return Channel(name, [qubit], params, build)
+
+
+def amplitude_damping(gamma, qubit: int) -> Channel:
+    """Energy loss |1> -> |0> with probability ``gamma`` (Nielsen & Chuang 8.3.5)."""
+    return _damping("amplitude_damping", gamma, "amplitude damping gamma", qubit, (0, 1))
 
 
 def phase_damping(lam, qubit: int) -> Channel:
     """Loss of phase coherence: off-diagonals shrink by sqrt(1 - lam) (N&C 8.3.6)."""
-    params = (_probability(lam, "phase damping lambda"),)
-
-    def build(params, dtype, device):
-        g = _scalar(params[0], dtype, device)
-        zero, one = torch.zeros_like(g), torch.ones_like(g)
-        k0 = torch.stack([torch.stack([one, zero]), torch.stack([zero, torch.sqrt(1 - g)])])
-        k1 = torch.stack([torch.stack([zero, zero]), torch.stack([zero, torch.sqrt(g)])])
-        return torch.stack([k0, k1])
-
-    return Channel("phase_damping", [qubit], params, build)
+    return _damping("phase_damping", lam, "phase damping lambda", qubit, (1, 1))
 
 
 def kraus(operators, qubits: Sequence[int]) -> Channel:

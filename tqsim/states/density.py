@@ -24,6 +24,7 @@ class DensityMatrix(DenseState):
 
     __slots__ = ()
     _core_ndim = 2
+    _takes_channels = True
 
     # ----------------------------------------------------------- constructors
     @classmethod
