@@ -5,22 +5,40 @@ The public API, re-exported; see docs/api.md.
 
 from . import channels, gates, tensor
 from .circuit import Circuit
-from .info import entropy, partial_trace, purity
+from .info import (
+    entropy,
+    fidelity,
+    log_negativity,
+    mutual_information,
+    negativity,
+    partial_trace,
+    purity,
+    schmidt_values,
+    trace_distance,
+)
 from .observables import PauliString, PauliSum
-from .states import DensityMatrix, StateVector
+from .states import MPS, DensityMatrix, ProductState, StateVector
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Circuit",
     "DensityMatrix",
+    "MPS",
     "PauliString",
     "PauliSum",
+    "ProductState",
     "StateVector",
     "channels",
     "entropy",
+    "fidelity",
     "gates",
+    "log_negativity",
+    "mutual_information",
+    "negativity",
     "partial_trace",
     "purity",
+    "schmidt_values",
     "tensor",
+    "trace_distance",
 ]

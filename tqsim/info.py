@@ -1,106 +1,241 @@
-"""Quantum-information quantities computed from the state's tensors.
+"""Quantum-information quantities computed from each state kind's own tensors.
 
-``partial_trace`` of a ket never forms the ``2**n x 2**n`` matrix: the ket is
-reshaped into a ``2**k x 2**(n-k)`` matrix ``A`` (kept qubits as rows) and
-``rho_A = A A^dagger``, which costs ``O(2**n * 2**k)``.
+- A ket's reduced state ``rho_A = C C^dagger`` (``C``: kept qubits as rows) is
+  built chunk by chunk from a grouped view, so it costs ``O(2**n * 2**k)``, never
+  forms a ``2**n x 2**n`` matrix, and holds at most an eighth of the state in
+  extra memory.
+- A density matrix is traced through diagonal views of its grouped axes: only
+  the entries with equal traced indices are read.
+- An MPS is moved into canonical form around the kept qubits and contracted
+  with its conjugate there; the rest of the chain contracts to the identity.
+- A product state's reduced state is a Kronecker product of 1-qubit states.
+
+Every function accepts every kind and gives the same value (to dtype
+precision) for the same state. Entropies of pure states use the smaller side
+of the cut; an MPS cut that splits the chain in two uses its Schmidt values.
 """
 
 from __future__ import annotations
 
 import math
+import string
 from typing import Sequence
 
 import torch
 
 from . import _checks
-from .states import DensityMatrix, StateVector
-from .tensor.flat import grouped_shape, permute_qubits
+from .states import MPS, DensityMatrix, StateVector
+from .states.product import ProductState
+from .tensor.contract import contract
+from .tensor.flat import permute_qubits
+from .tensor.tt import tt_inner, tt_move_center
 
-__all__ = ["partial_trace", "entropy", "purity"]
+__all__ = [
+    "partial_trace", "entropy", "entropy_of_spectrum", "mutual_information", "purity",
+    "negativity", "log_negativity", "fidelity", "trace_distance", "schmidt_values",
+]
+
+STATE_KINDS = (StateVector, DensityMatrix, MPS, ProductState)
+PURE_KINDS = (StateVector, MPS, ProductState)
+_CHUNK_ELEMENTS = 1 << 20
+_MAX_DENSE_KEEP = 14  # reduced density matrices of at most 2**14 x 2**14
 
 
-def _dense(state) -> None:
-    if not isinstance(state, (StateVector, DensityMatrix)):
-        raise TypeError(f"expected a StateVector or DensityMatrix, got {type(state).__name__}")
+def _check_state(state) -> None:
+    if not isinstance(state, STATE_KINDS):
+        raise TypeError(
+            f"expected a StateVector, DensityMatrix, MPS or ProductState, got {type(state).__name__}"
+        )
 
 
-def _subsystem(qubits, num_qubits: int, name: str, allow_empty: bool = False) -> tuple[int, ...]:
+def _subsystem(qubits, num_qubits: int, name: str) -> tuple[int, ...]:
     qubits = _checks.qubit_list(qubits, name)
     _checks.qubits_in_range(qubits, num_qubits, f"{name} qubit")
-    if not qubits and not allow_empty:
+    if not qubits:
         raise ValueError(f"{name} is empty; name at least one qubit")
     return qubits
 
 
-def _split_kept(flat: torch.Tensor, num_qubits: int, keep: Sequence[int]) -> torch.Tensor:
-    """Reshape ``(*batch, 2**n)`` into ``(*batch, 2**k, 2**(n-k))``, sorted kept qubits first."""
-    targets = sorted(keep)
-    shape = grouped_shape(num_qubits, targets)
-    nb = flat.ndim - 1
-    x = flat.reshape(*flat.shape[:-1], *shape)
-    kept_axes = [nb + 2 * j + 1 for j in range(len(targets))]
-    x = torch.movedim(x, kept_axes, list(range(nb, nb + len(targets))))
-    return x.reshape(*flat.shape[:-1], 1 << len(targets), -1)
+def _complement(qubits: Sequence[int], n: int) -> tuple[int, ...]:
+    return tuple(q for q in range(n) if q not in qubits)
 
 
-def _to_given_order(rho: torch.Tensor, keep: Sequence[int]) -> torch.Tensor:
-    """Reorder a reduced matrix over sorted ``keep`` into the order of ``keep``."""
+# ----------------------------------------------------------------- partial trace
+
+
+def _run_shape(n: int, qubits: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Grouped view of ``2**n`` where each run of adjacent sorted ``qubits`` is one axis.
+
+    Returns the shape and the positions of the run axes, e.g. qubits (1, 2, 5)
+    of 7: shape ``[2, 4, 4, 2, 2]``, run axes ``[1, 3]``.
+    """
+    shape, axes, end = [], [], 0
+    j = 0
+    while j < len(qubits):
+        start = qubits[j]
+        while j + 1 < len(qubits) and qubits[j + 1] == qubits[j] + 1:
+            j += 1
+        shape += [1 << (start - end), 1 << (qubits[j] - start + 1)]
+        axes.append(len(shape) - 1)
+        end = qubits[j] + 1
+        j += 1
+    shape.append(1 << (n - end))
+    return shape, axes
+
+
+def _gram_of_kept(x: torch.Tensor, kept_axes: list[int], batch: int) -> torch.Tensor:
+    """``sum over the other axes of x[kept] conj(x[kept'])`` as a ``(K, K)`` matrix.
+
+    ``x``'s first ``batch`` axes are kept apart. When the kept axes lead or
+    trail, the sum is one matrix product on a view; otherwise the tensor is
+    processed in chunks along its largest other axis, each chunk permuted
+    (copied) and multiplied, so extra memory stays at one chunk.
+    """
+    lead = x.shape[:batch]
+    core = x.shape[batch:]
+    kept = math.prod(x.shape[a] for a in kept_axes)
+    positions = [a - batch for a in kept_axes]
+    if positions == list(range(len(positions))):  # kept axes first: C C^H
+        m = x.reshape(*lead, kept, -1)
+        return m @ m.mH
+    if positions == list(range(len(core) - len(positions), len(core))):  # kept axes last
+        m = x.reshape(*lead, -1, kept)
+        return (m.mH @ m).conj()  # BLAS reads m^H in place; conj of the small result
+    others = [a for a in range(batch, x.ndim) if a not in kept_axes]
+    chunk_axis = max(others, key=lambda a: x.shape[a])
+    size = x.shape[chunk_axis]
+    step = max(1, min(size, _CHUNK_ELEMENTS * size // max(x.numel(), 1)))
+    result = None
+    for start in range(0, size, step):
+        part = x.narrow(chunk_axis, start, min(step, size - start))
+        m = torch.movedim(part, kept_axes, list(range(batch, batch + len(kept_axes)))).reshape(*lead, kept, -1)
+        gram = m @ m.mH
+        result = gram if result is None else result + gram
+    return result
+
+
+def _ket_reduced(amps: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Tensor:
+    """Reduced state over sorted ``keep`` of flat kets ``(*batch, 2**n)``."""
+    shape, axes = _run_shape(n, keep)
+    batch = amps.ndim - 1
+    x = amps.reshape(*amps.shape[:-1], *shape)
+    # size-1 axes carry nothing: drop them so "kept axes first/last" is recognised
+    squeezed = [a for a in range(len(shape)) if shape[a] > 1 or a in axes]
+    x = x.reshape(*amps.shape[:-1], *[shape[a] for a in squeezed])
+    return _gram_of_kept(x, [batch + squeezed.index(a) for a in axes], batch)
+
+
+def _density_reduced(rho: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Tensor:
+    """Reduced state over sorted ``keep`` of ``(*batch, 2**n, 2**n)`` through diagonal views."""
+    shape, axes = _run_shape(n, keep)
+    batch = rho.ndim - 2
+    letters = iter(string.ascii_letters)
+    batch_idx = [next(letters) for _ in range(batch)]
+    rows, cols, kept_rows, kept_cols = [], [], [], []
+    for j in range(len(shape)):
+        if j in axes:
+            r, c = next(letters), next(letters)
+            rows.append(r)
+            cols.append(c)
+            kept_rows.append(r)
+            kept_cols.append(c)
+        else:
+            t = next(letters)  # a traced group: the same index on rows and columns
+            rows.append(t)
+            cols.append(t)
+    equation = "".join(batch_idx + rows + cols) + "->" + "".join(batch_idx + kept_rows + kept_cols)
+    x = rho.reshape(*rho.shape[:-2], *shape, *shape)
+    k = 1 << len(keep)
+    return contract(equation, x).reshape(*rho.shape[:-2], k, k)
+
+
+def _mps_reduced(mps: MPS, keep: Sequence[int]) -> torch.Tensor:
+    """Reduced state over sorted ``keep`` of an MPS, by contracting ket and bra between them."""
+    first, last = keep[0], keep[-1]
+    cores = list(mps.cores)
+    tt_move_center(cores, mps.center, first)
+    if last - first + 1 == len(keep):
+        # one block: merge its cores into (left, 2**k, right) and take the Gram matrix
+        block = cores[first]
+        for q in range(first + 1, last + 1):
+            block = contract("anb,bmc->anmc", block, cores[q]).reshape(block.shape[0], -1, cores[q].shape[-1])
+        return _gram_of_kept(block, [1], 0)
+    env = None  # (ket outcomes, bra outcomes, ket bond, bra bond)
+    for q in range(first, last + 1):
+        core = cores[q]
+        if q in keep:
+            if env is None:
+                env = contract("asy,atx->styx", core, core.conj())
+            else:
+                env = contract("pqzw,zsy,wtx->psqtyx", env, core, core.conj())
+                p, s, qq, t = env.shape[:4]
+                env = env.reshape(p * s, qq * t, *env.shape[4:])
+        else:
+            env = contract("pqzw,zsy,wsx->pqyx", env, core, core.conj())
+    return torch.diagonal(env, dim1=-2, dim2=-1).sum(-1)
+
+
+def _product_reduced(state: ProductState, keep: Sequence[int]) -> torch.Tensor:
+    rho = torch.ones(1, 1, dtype=state.dtype, device=state.device)
+    for q in keep:
+        v = state.vectors[q]
+        rho = torch.kron(rho, torch.outer(v, v.conj()))
+    return rho
+
+
+def _reorder(rho: torch.Tensor, keep: Sequence[int]) -> torch.Tensor:
+    """A reduced matrix over sorted ``keep`` reordered to the order of ``keep``."""
     k = len(keep)
     targets = sorted(keep)
     order = [targets.index(q) for q in keep]
     if order == list(range(k)):
         return rho
-    flat = rho.reshape(*rho.shape[:-2], -1)
-    flat = permute_qubits(flat, order + [k + o for o in order])
+    flat = permute_qubits(rho.reshape(*rho.shape[:-2], -1), order + [k + o for o in order])
     return flat.reshape(rho.shape)
 
 
 def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
     """The reduced state of the ``keep`` qubits, in the order given.
 
-    Keeping every qubit returns the full density matrix.
+    Works on every state kind; keeping every qubit returns the full density
+    matrix. QuTiP's ``ptrace`` sorts the kept qubits, tqsim keeps your order.
     """
-    _dense(state)
+    _check_state(state)
     n = state.num_qubits
     keep = _subsystem(keep, n, "keep")
+    if len(keep) > _MAX_DENSE_KEEP:
+        raise ValueError(
+            f"a reduced state of {len(keep)} qubits is a 2**{len(keep)} x 2**{len(keep)} matrix; "
+            f"keep at most {_MAX_DENSE_KEEP} qubits"
+        )
+    targets = sorted(keep)
     if isinstance(state, StateVector):
-        a = _split_kept(state.amplitudes(), n, keep)
-        rho = a @ a.mH
+        rho = _ket_reduced(state.amplitudes(), n, targets)
+    elif isinstance(state, DensityMatrix):
+        rho = _density_reduced(state.matrix(), n, targets)
+    elif isinstance(state, MPS):
+        rho = _mps_reduced(state, targets)
     else:
-        dim = 1 << n
-        data = state.matrix()
-        flat = data.reshape(*data.shape[:-2], dim * dim)
-        # rows and columns split alike: (*batch, kept rows, traced rows, kept cols, traced cols)
-        rows_first = _split_kept(flat, 2 * n, list(keep) + [n + q for q in keep])
-        kk = 1 << len(keep)
-        x = rows_first.reshape(*data.shape[:-2], kk, kk, dim // kk, dim // kk)
-        rho = torch.diagonal(x, dim1=-2, dim2=-1).sum(-1)
-    return DensityMatrix(_to_given_order(rho, keep), len(keep))
+        rho = _product_reduced(state, targets)
+    return DensityMatrix(_reorder(rho, keep), len(keep))
 
 
-def _spectrum(state, subsystem) -> torch.Tensor:
-    """Eigenvalues of the reduced state, smaller side of the cut for pure states."""
-    _dense(state)
-    n = state.num_qubits
-    subsystem = _subsystem(subsystem, n, "subsystem")
-    if isinstance(state, StateVector) and 2 * len(subsystem) > n:
-        subsystem = tuple(q for q in range(n) if q not in subsystem) or subsystem
-    rho = partial_trace(state, subsystem).matrix()
-    return torch.linalg.eigvalsh(rho)
+# -------------------------------------------------------------------- entropies
 
 
-def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
-    """Von Neumann (``alpha=1``) or Renyi-``alpha`` entropy of ``subsystem``.
-
-    ``alpha=float('inf')`` gives the min-entropy. Natural log unless ``base``
-    is given (2 for bits). Differentiable; eigenvalues below ``sqrt(eps)`` count
-    as zero, so the gradient stays finite.
-    """
+def _check_alpha_base(alpha, base) -> None:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
         raise ValueError(f"alpha must be a number > 0 (or inf), got {alpha!r}")
-    if not isinstance(base, (int, float)) or base <= 0 or base == 1:
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 0 or base == 1:
         raise ValueError(f"base must be a positive number other than 1, got {base!r}")
-    lam = _spectrum(state, subsystem)
+
+
+def entropy_of_spectrum(lam: torch.Tensor, alpha: float = 1, base: float = math.e) -> torch.Tensor:
+    """Von Neumann / Renyi entropy of a probability vector (eigenvalues or Schmidt weights).
+
+    Values below ``100 * eps`` count as zero, so the gradient stays finite.
+    """
+    _check_alpha_base(alpha, base)
     eps = _checks.tolerance(lam.dtype) ** 2 * 100
     positive = lam > eps
     lam = torch.where(positive, lam, torch.zeros_like(lam))
@@ -110,11 +245,175 @@ def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = mat
     elif math.isinf(alpha):
         value = -torch.log(lam.max(-1).values)
     else:
-        value = torch.log((torch.where(positive, lam, torch.zeros_like(lam)) ** alpha).sum(-1)) / (1 - alpha)
+        value = torch.log((lam**alpha).sum(-1)) / (1 - alpha)
     return value / math.log(base)
+
+
+def _mps_cut(state: MPS, subsystem: Sequence[int]) -> int | None:
+    """The bond that separates ``subsystem`` from the rest, if it is a prefix or suffix."""
+    s = sorted(subsystem)
+    n = state.num_qubits
+    if s == list(range(len(s))) and len(s) < n:
+        return len(s)
+    if s == list(range(n - len(s), n)) and len(s) < n:
+        return n - len(s)
+    return None
+
+
+def _spectrum(state, subsystem: Sequence[int]) -> torch.Tensor:
+    """Eigenvalues of the reduced state of ``subsystem``."""
+    _check_state(state)
+    n = state.num_qubits
+    subsystem = _subsystem(subsystem, n, "subsystem")
+    if isinstance(state, MPS):
+        cut = _mps_cut(state, subsystem)
+        if cut is not None:
+            return state.schmidt_values(cut) ** 2
+    if isinstance(state, PURE_KINDS) and 2 * len(subsystem) > n:
+        subsystem = _complement(subsystem, n) or subsystem  # same spectrum, smaller matrix
+    if len(subsystem) == n and isinstance(state, PURE_KINDS):
+        return torch.ones(1, dtype=_checks.real_dtype(state.dtype), device=state.device)
+    return torch.linalg.eigvalsh(partial_trace(state, subsystem).matrix())
+
+
+def _per_qubit_spectra(state: ProductState, subsystem: Sequence[int]) -> torch.Tensor:
+    """Eigenvalues of each kept qubit's (pure) state, shape (k, 2)."""
+    v = state.vectors[list(subsystem)]
+    rho = v.unsqueeze(-1) * v.conj().unsqueeze(-2)
+    return torch.linalg.eigvalsh(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1)[:, None, None])
+
+
+def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
+    """Von Neumann (``alpha=1``) or Renyi-``alpha`` entropy of ``subsystem``.
+
+    ``alpha=float('inf')`` gives the min-entropy. Natural log unless ``base``
+    is given (2 for bits), as QuTiP's ``entropy_vn``. Differentiable.
+    """
+    _check_alpha_base(alpha, base)
+    if isinstance(state, ProductState):
+        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
+        return entropy_of_spectrum(_per_qubit_spectra(state, subsystem), alpha, base).sum(-1)
+    return entropy_of_spectrum(_spectrum(state, subsystem), alpha, base)
+
+
+def _disjoint(a, b, n) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    a = _subsystem(a, n, "subsystem a")
+    b = _subsystem(b, n, "subsystem b")
+    overlap = set(a) & set(b)
+    if overlap:
+        raise ValueError(f"subsystems a and b share qubits {sorted(overlap)}; they must be disjoint")
+    return a, b
+
+
+def mutual_information(state, a: Sequence[int], b: Sequence[int], base: float = math.e) -> torch.Tensor:
+    """``S(a) + S(b) - S(a ∪ b)``."""
+    _check_state(state)
+    a, b = _disjoint(a, b, state.num_qubits)
+    return entropy(state, a, base=base) + entropy(state, b, base=base) - entropy(state, a + b, base=base)
 
 
 def purity(state, subsystem: Sequence[int]) -> torch.Tensor:
     """Tr(rho_A**2) of the reduced state of ``subsystem``."""
-    rho = partial_trace(state, subsystem).matrix()
-    return (rho * rho.mT).sum((-2, -1)).real
+    _check_state(state)
+    if isinstance(state, ProductState):
+        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
+        return (_per_qubit_spectra(state, subsystem) ** 2).sum(-1).prod(-1)
+    return (_spectrum(state, subsystem) ** 2).sum(-1)
+
+
+def _partial_transpose_spectrum(state, a, b) -> torch.Tensor:
+    _check_state(state)
+    a, b = _disjoint(a, b, state.num_qubits)
+    rho = partial_trace(state, a + b).matrix()
+    ka, kb = len(a), len(b)
+    k = ka + kb
+    # swap the row and column indices of the a qubits
+    order = list(range(k, k + ka)) + list(range(ka, k)) + list(range(ka)) + list(range(k + ka, 2 * k))
+    flat = permute_qubits(rho.reshape(*rho.shape[:-2], -1), order)
+    return torch.linalg.eigvalsh(flat.reshape(rho.shape))
+
+
+def negativity(state, a: Sequence[int], b: Sequence[int]) -> torch.Tensor:
+    """``(||rho_ab^{T_a}||_1 - 1) / 2``: the sum of the negative eigenvalues' magnitudes."""
+    lam = _partial_transpose_spectrum(state, a, b)
+    return (lam.abs().sum(-1) - 1) / 2
+
+
+def log_negativity(state, a: Sequence[int], b: Sequence[int]) -> torch.Tensor:
+    """``log2 ||rho_ab^{T_a}||_1`` (QuTiP's ``negativity(..., logarithmic=True)``)."""
+    lam = _partial_transpose_spectrum(state, a, b)
+    return torch.log2(lam.abs().sum(-1))
+
+
+# ------------------------------------------------------------- state distances
+
+
+def _same_register(a, b) -> None:
+    _check_state(a)
+    _check_state(b)
+    if a.num_qubits != b.num_qubits:
+        raise ValueError(f"states have {a.num_qubits} and {b.num_qubits} qubits; they must match")
+    if a.device != b.device:
+        raise ValueError(f"states live on {a.device} and {b.device}; move one with .to()")
+    if a.dtype != b.dtype:
+        raise ValueError(f"states have dtypes {a.dtype} and {b.dtype}; convert one with .to(dtype=...)")
+
+
+def _overlap(a, b) -> torch.Tensor:
+    """<a|b> of two pure states of any kinds, in the cheapest common form."""
+    if isinstance(a, ProductState) and isinstance(b, ProductState):
+        return (a.vectors.conj() * b.vectors).sum(-1).prod()
+    if isinstance(a, StateVector) or isinstance(b, StateVector):
+        return a.to_statevector().inner(b.to_statevector())
+    as_mps = [s.to_mps() if isinstance(s, ProductState) else s for s in (a, b)]
+    return tt_inner(as_mps[0].cores, as_mps[1].cores)
+
+
+def _density(state) -> torch.Tensor:
+    return state.matrix() if isinstance(state, DensityMatrix) else partial_trace(state, range(state.num_qubits)).matrix()
+
+
+def _sqrtm_psd(rho: torch.Tensor) -> torch.Tensor:
+    lam, vec = torch.linalg.eigh(rho)
+    return (vec * lam.clamp_min(0).sqrt().to(vec.dtype).unsqueeze(-2)) @ vec.mH
+
+
+def fidelity(a, b) -> torch.Tensor:
+    """Squared fidelity: ``|<a|b>|**2`` for pure states, ``(Tr sqrt(sqrt(rho) sigma sqrt(rho)))**2``
+    for mixed ones. QuTiP's ``fidelity`` returns the square root of this."""
+    _same_register(a, b)
+    if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
+        return _overlap(a, b).abs().square()
+    if isinstance(a, PURE_KINDS) or isinstance(b, PURE_KINDS):
+        pure, mixed = (a, b) if isinstance(a, PURE_KINDS) else (b, a)
+        psi = pure.to_statevector().amplitudes()
+        return (psi.conj() @ mixed.matrix() @ psi).real
+    root = _sqrtm_psd(a.matrix())
+    inner = root @ b.matrix() @ root
+    return torch.linalg.eigvalsh(inner).clamp_min(0).sqrt().sum(-1).square()
+
+
+def trace_distance(a, b) -> torch.Tensor:
+    """``||rho - sigma||_1 / 2`` (``sqrt(1 - F)`` for two pure states)."""
+    _same_register(a, b)
+    if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
+        return (1 - fidelity(a, b)).clamp_min(0).sqrt()
+    return torch.linalg.eigvalsh(_density(a) - _density(b)).abs().sum(-1) / 2
+
+
+def schmidt_values(state, cut: int) -> torch.Tensor:
+    """Schmidt coefficients of a pure state across the cut between qubits
+    ``cut - 1`` and ``cut`` (descending; their squares sum to 1)."""
+    _check_state(state)
+    n = state.num_qubits
+    if isinstance(cut, bool) or not isinstance(cut, int) or not 1 <= cut < n:
+        raise ValueError(f"cut must be an int in 1..{n - 1}, got {cut!r}")
+    if isinstance(state, DensityMatrix):
+        raise TypeError("schmidt_values needs a pure state; a DensityMatrix has none (use entropy instead)")
+    if isinstance(state, MPS):
+        return state.schmidt_values(cut)
+    if isinstance(state, ProductState):
+        return torch.ones(1, dtype=_checks.real_dtype(state.dtype), device=state.device)
+    amps = state.amplitudes()
+    s = torch.linalg.svdvals(amps.reshape(*amps.shape[:-1], 1 << cut, -1))
+    return s / torch.linalg.vector_norm(s, dim=-1, keepdim=True)

@@ -187,6 +187,10 @@ class PauliSum:
             return _expectation(state.amplitudes(), self.terms, _ket_weights)
         if isinstance(state, DensityMatrix):
             return _expectation(state.matrix(), self.terms, _density_weights)
+        if hasattr(state, "expectation_of_products"):  # factorized kinds contract locally
+            paulis = {p: torch.tensor(m, dtype=state.dtype, device=state.device) for p, m in _PAULI_MATRICES.items()}
+            products = [(t.coefficient, {q: paulis[p] for q, p in t.paulis.items()}) for t in self.terms]
+            return state.expectation_of_products(products)
         raise TypeError(f"cannot take an expectation on {type(state).__name__}")
 
     def __iter__(self):

@@ -9,6 +9,33 @@ from ..channels import Channel
 from ..gates import Gate
 
 
+def checked_operations(state, operations, takes_channels: bool, takes_batches: bool = True) -> list:
+    """The operations as a list, after the checks every state kind makes.
+
+    Gates and channels only, qubits in range, finite angles (one device sync
+    for all tensor angles), channels only where the state can hold mixtures,
+    batched gates only where the state can hold a batch.
+    """
+    operations = list(operations)
+    kind = type(state).__name__
+    for op in operations:
+        if not isinstance(op, (Gate, Channel)):
+            raise TypeError(f"expected gates or channels, got {type(op).__name__}")
+        _checks.qubits_in_range(op.qubits, state.num_qubits, f"{op.name} qubit")
+        if isinstance(op, Channel) and not takes_channels:
+            raise TypeError(
+                f"channel {op.name} needs a mixed state: run the circuit on "
+                f"tq.DensityMatrix.zeros({state.num_qubits}) instead of a {kind}"
+            )
+        if isinstance(op, Gate) and op.batch_shape and not takes_batches:
+            raise ValueError(
+                f"gate {op!r} is batched (shape {tuple(op.batch_shape)}); a {kind} holds one state: "
+                f"run batches on a StateVector or loop over the batch"
+            )
+    _checks.finite([p for op in operations if isinstance(op, Gate) for p in op.params], "gate angle")
+    return operations
+
+
 class DenseState:
     """A flat tensor over qubits plus the bookkeeping around it.
 
@@ -74,17 +101,7 @@ class DenseState:
         Runs of gates between channels are fused into blocks (at most 4 qubits
         on the CPU, 2 on CUDA where each block is one Triton kernel).
         """
-        operations = list(operations)
-        for op in operations:
-            if not isinstance(op, (Gate, Channel)):
-                raise TypeError(f"expected gates or channels, got {type(op).__name__}")
-            _checks.qubits_in_range(op.qubits, self.num_qubits, f"{op.name} qubit")
-            if isinstance(op, Channel) and not self._takes_channels:
-                raise TypeError(
-                    f"channel {op.name} needs a mixed state: run the circuit on "
-                    f"tq.DensityMatrix.zeros({self.num_qubits}) instead of a {type(self).__name__}"
-                )
-        _checks.finite([p for op in operations if isinstance(op, Gate) for p in op.params], "gate angle")
+        operations = checked_operations(self, operations, self._takes_channels)
         data = self._data
         max_qubits = 2 if data.is_cuda else 4
         track = torch.is_grad_enabled() and (

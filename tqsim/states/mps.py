@@ -1,0 +1,377 @@
+"""Matrix product states: a tensor train of ``n`` cores ``(chi_left, 2, chi_right)``.
+
+The state is kept in mixed canonical form around an orthogonality centre, so
+Schmidt values, norms and local expectation values need only the tensors near
+the centre. A 2-qubit gate on neighbours contracts the two cores, applies the
+gate and splits them again with a truncated SVD (``max_bond``, ``cutoff``);
+the discarded weight of every split is recorded. Gates on qubits that are not
+neighbours are brought together by a network of SWAPs and sent back afterwards
+(each SWAP is an exact gate followed by the same truncated split); gates on 3
+or more qubits are applied to the merged block of their cores and split back
+one bond at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from .. import _checks, fusion
+from ..tensor.contract import contract
+from ..tensor.flat import permute_qubits
+from ..tensor.svd import svd, truncated_svd
+from ..tensor.tt import tt_from_dense, tt_move_center, tt_orthogonalize, tt_to_dense
+from .base import checked_operations
+from .statevector import StateVector
+
+__all__ = ["MPS"]
+
+_SWAP = [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]]
+DENSE_LIMIT = 30  # largest n that to_statevector / probabilities() will write out
+
+
+def _check_truncation(max_bond, cutoff) -> tuple[int | None, float]:
+    if max_bond is not None:
+        if isinstance(max_bond, bool) or not isinstance(max_bond, int):
+            raise TypeError(f"max_bond must be an int or None, got {max_bond!r}")
+        if max_bond < 1:
+            raise ValueError(f"max_bond must be >= 1 (or None for no limit), got {max_bond}")
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not cutoff >= 0:
+        raise ValueError(f"cutoff must be a number >= 0, got {cutoff!r}")
+    return max_bond, float(cutoff)
+
+
+class MPS:
+    """A pure state of ``n`` qubits as a matrix product state (big-endian sites).
+
+    Parameters
+    ----------
+    cores : list of torch.Tensor
+        ``n`` cores of shape ``(chi_{q-1}, 2, chi_q)``, boundary bonds 1.
+    max_bond : int or None
+        Largest bond dimension kept after a gate (None: no limit).
+    cutoff : float
+        Largest relative discarded weight per split (quimb's ``'rsum2'``).
+    center : int
+        Orthogonality centre of ``cores`` (cores left of it left-orthogonal,
+        right of it right-orthogonal).
+
+    Build one with :meth:`zeros`, :meth:`from_statevector` or :meth:`random`.
+    """
+
+    __slots__ = ("cores", "num_qubits", "max_bond", "cutoff", "center", "discarded")
+
+    def __init__(
+        self,
+        cores: Sequence[torch.Tensor],
+        max_bond: int | None = None,
+        cutoff: float = 1e-12,
+        center: int = 0,
+        discarded: Sequence[float] = (),
+    ):
+        self.cores = list(cores)
+        self.num_qubits = len(self.cores)
+        self.max_bond, self.cutoff = _check_truncation(max_bond, cutoff)
+        self.center = center
+        #: relative discarded weight of every truncating split, in order
+        self.discarded = list(discarded)
+
+    # ----------------------------------------------------------- constructors
+    @classmethod
+    def zeros(
+        cls, num_qubits: int, max_bond: int | None = None, cutoff: float = 1e-12, dtype=None, device=None
+    ) -> "MPS":
+        """|0...0> with bond dimension 1."""
+        n = _checks.num_qubits(num_qubits)
+        core = torch.zeros(1, 2, 1, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        core[0, 0, 0] = 1
+        return cls([core.clone() for _ in range(n)], max_bond, cutoff)
+
+    @classmethod
+    def from_statevector(cls, state: StateVector, max_bond: int | None = None, cutoff: float = 1e-12) -> "MPS":
+        """Split a state vector into an MPS by successive truncated SVDs."""
+        if not isinstance(state, StateVector):
+            raise TypeError(f"from_statevector expects a StateVector, got {type(state).__name__}")
+        if state.batch_shape:
+            raise ValueError("from_statevector takes one state, not a batch")
+        max_bond, cutoff = _check_truncation(max_bond, cutoff)
+        n = state.num_qubits
+        cores, discarded = tt_from_dense(state.amplitudes(), max_bond, cutoff, shape=[2] * n)
+        mps = cls(cores, max_bond, cutoff, center=n - 1, discarded=[discarded] if discarded else [])
+        return mps
+
+    @classmethod
+    def random(
+        cls,
+        num_qubits: int,
+        bond: int,
+        generator: torch.Generator | None = None,
+        dtype=None,
+        device=None,
+        max_bond: int | None = None,
+        cutoff: float = 1e-12,
+    ) -> "MPS":
+        """A normalised MPS with random Gaussian cores of bond dimension up to ``bond``."""
+        n = _checks.num_qubits(num_qubits)
+        bond = _checks.positive_int(bond, "bond")
+        dtype = _checks.complex_dtype(dtype)
+        dev = _checks.device(device)
+        dims = [1] + [min(bond, 2 ** min(q, n - q)) for q in range(1, n)] + [1]
+        gen_device = generator.device if generator is not None else dev
+        cores = [
+            torch.randn(dims[q], 2, dims[q + 1], generator=generator, dtype=dtype, device=gen_device).to(dev)
+            for q in range(n)
+        ]
+        cores = tt_orthogonalize(cores, 0)
+        cores[0] = cores[0] / torch.linalg.vector_norm(cores[0])
+        return cls(cores, max_bond, cutoff, center=0)
+
+    # ------------------------------------------------------------- properties
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.cores[0].dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.cores[0].device
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return torch.Size()
+
+    def to(self, device=None, dtype=None) -> "MPS":
+        dev = _checks.device(device) if device is not None else self.device
+        dt = _checks.complex_dtype(dtype) if dtype is not None else self.dtype
+        cores = [c.to(device=dev, dtype=dt) for c in self.cores]
+        return MPS(cores, self.max_bond, self.cutoff, self.center, self.discarded)
+
+    def bond_dimensions(self) -> list[int]:
+        """The ``n - 1`` bond dimensions, left to right."""
+        return [c.shape[-1] for c in self.cores[:-1]]
+
+    def truncation_error(self) -> float:
+        """Accumulated discarded weight: the sum over all truncating splits."""
+        return float(sum(self.discarded))
+
+    def fidelity_estimate(self) -> float:
+        """Estimated fidelity with the untruncated state: prod(1 - discarded weight)."""
+        return float(math.prod(1 - d for d in self.discarded))
+
+    def norm(self) -> torch.Tensor:
+        return torch.linalg.vector_norm(self.cores[self.center])
+
+    def __repr__(self) -> str:
+        return (f"MPS(num_qubits={self.num_qubits}, max_bond={self.max_bond}, "
+                f"bonds max {max(self.bond_dimensions(), default=1)}, dtype={self.dtype}, device={self.device})")
+
+    # ----------------------------------------------------------- conversions
+    def to_statevector(self) -> StateVector:
+        """The dense state (n <= 30)."""
+        if self.num_qubits > DENSE_LIMIT:
+            raise ValueError(f"a dense state of {self.num_qubits} qubits does not fit; keep n <= {DENSE_LIMIT}")
+        return StateVector(tt_to_dense(self.cores).reshape(-1), self.num_qubits)
+
+    def amplitudes(self) -> torch.Tensor:
+        """The dense amplitude vector (n <= 30)."""
+        return self.to_statevector().amplitudes()
+
+    def canonical(self, center: int) -> "MPS":
+        """The same state with its orthogonality centre at site ``center``."""
+        if not 0 <= center < self.num_qubits:
+            raise IndexError(f"center {center} out of range for {self.num_qubits} sites")
+        cores = list(self.cores)
+        tt_move_center(cores, self.center, center)
+        return MPS(cores, self.max_bond, self.cutoff, center, self.discarded)
+
+    # ----------------------------------------------------------- entanglement
+    def schmidt_values(self, cut: int) -> torch.Tensor:
+        """Schmidt coefficients across the bond between qubits ``cut - 1`` and ``cut``
+        (normalised: their squares sum to 1)."""
+        if isinstance(cut, bool) or not isinstance(cut, int) or not 1 <= cut < self.num_qubits:
+            raise ValueError(f"cut must be an int in 1..{self.num_qubits - 1}, got {cut!r}")
+        centred = self.canonical(cut - 1)
+        core = centred.cores[cut - 1]
+        s = svd(core.reshape(-1, core.shape[-1]))[1]
+        return s / torch.linalg.vector_norm(s)
+
+    def entanglement_entropy(self, cut: int, alpha: float = 1, base: float = math.e) -> torch.Tensor:
+        """Entropy of qubits ``0..cut-1`` from the Schmidt values at that bond."""
+        from ..info import entropy_of_spectrum
+
+        return entropy_of_spectrum(self.schmidt_values(cut) ** 2, alpha, base)
+
+    # -------------------------------------------------------------- read-out
+    def expectation(self, observable) -> torch.Tensor:
+        """<psi|O|psi> for a PauliString, PauliSum or text such as ``"Z0 Z1"``."""
+        from ..observables import as_observable
+
+        return as_observable(observable).expectation(self)
+
+    def expectation_of_products(self, terms) -> torch.Tensor:
+        """``sum_t c_t <prod_q O_{t,q}>`` for terms ``(c_t, {qubit: 2x2 matrix})``.
+
+        Terms are visited in order of their first qubit while the orthogonality
+        centre sweeps right, so each costs ``O(span * chi**3)``.
+        """
+        cores = list(self.cores)
+        center = self.center
+        total = torch.zeros((), dtype=_checks.real_dtype(self.dtype), device=self.device)
+        for coefficient, ops in sorted(terms, key=lambda t: min(t[1], default=0)):
+            if not ops:
+                total = total + coefficient * torch.linalg.vector_norm(cores[center]).square()
+                continue
+            first, last = min(ops), max(ops)
+            tt_move_center(cores, center, first)
+            center = first
+            env = None
+            for q in range(first, last + 1):
+                ket = cores[q] if q not in ops else contract("st,atb->asb", ops[q], cores[q])
+                if env is None:
+                    env = contract("asb,asc->bc", cores[q].conj(), ket)
+                else:
+                    env = contract("xy,xsz,ysw->zw", env, cores[q].conj(), ket)
+            total = total + coefficient * torch.diagonal(env).sum().real
+        return total
+
+    def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
+        """|<bits|psi>|**2 for one bitstring, in O(n chi**2)."""
+        values = [int(b) for b in bits] if not isinstance(bits, str) else [int(b) for b in bits]
+        if len(values) != self.num_qubits or set(values) - {0, 1}:
+            raise ValueError(f"bits must be {self.num_qubits} values of 0 or 1, got {bits!r}")
+        row = self.cores[0][:, values[0], :]
+        for core, b in zip(self.cores[1:], values[1:]):
+            row = row @ core[:, b, :]
+        return row.reshape(()).abs().square()
+
+    def probabilities(self, qubits: Sequence[int] | None = None) -> torch.Tensor:
+        """Marginal distribution of ``qubits`` (in the order given; default all).
+
+        A subset costs ``O(2**k * chi**2)`` per site, never the dense state;
+        all qubits (n <= 30) contracts the dense amplitudes.
+        """
+        if qubits is None:
+            return self.to_statevector().probabilities()
+        qubits = _checks.qubit_list(qubits)
+        _checks.qubits_in_range(qubits, self.num_qubits)
+        if not qubits:
+            raise ValueError("qubits is empty; name at least one qubit")
+        targets = sorted(qubits)
+        first, last = targets[0], targets[-1]
+        centred = self.canonical(first)
+        env = None  # (2**j outcomes so far, bra bond, ket bond)
+        for q in range(first, last + 1):
+            core = centred.cores[q]
+            if env is None:
+                step = contract("asb,asc->sbc", core.conj(), core)
+            else:
+                step = contract("pxy,xsz,ysw->pszw", env, core.conj(), core)
+            if q in qubits:
+                env = step.reshape(-1, *step.shape[-2:])
+            else:
+                env = step.sum(-3) if env is not None else step.sum(0, keepdim=True)
+        marginal = torch.diagonal(env, dim1=-2, dim2=-1).sum(-1).real
+        order = [targets.index(q) for q in qubits]
+        return permute_qubits(marginal, order) if order != list(range(len(qubits))) else marginal
+
+    def sample(self, shots: int, generator: torch.Generator | None = None, bits: bool = False) -> torch.Tensor:
+        """Draw ``shots`` measurements of every qubit by sequential sampling.
+
+        Each qubit is drawn from its probability conditioned on the ones before
+        it, with the state right-canonical so the rest of the chain contracts to
+        the identity: ``O(shots * n * chi**2)``, no dense state. Returns basis
+        indices (big-endian, needs n <= 62) or, with ``bits=True``, a
+        ``(shots, n)`` tensor of 0/1.
+        """
+        shots = _checks.positive_int(shots, "shots")
+        if not bits and self.num_qubits > 62:
+            raise ValueError(f"indices of {self.num_qubits} qubits overflow int64; pass bits=True")
+        cores = [c.detach() for c in self.canonical(0).cores]
+        gen_device = generator.device if generator is not None else self.device
+        uniform = torch.rand(shots, self.num_qubits, generator=generator, dtype=torch.float64, device=gen_device)
+        uniform = uniform.to(self.device)
+        left = torch.ones(shots, 1, dtype=self.dtype, device=self.device)
+        outcomes = torch.empty(shots, self.num_qubits, dtype=torch.long, device=self.device)
+        for q, core in enumerate(cores):
+            branch0, branch1 = left @ core[:, 0, :], left @ core[:, 1, :]
+            w0 = branch0.abs().square().sum(-1).double()
+            w1 = branch1.abs().square().sum(-1).double()
+            pick = uniform[:, q] * (w0 + w1) >= w0
+            outcomes[:, q] = pick.long()
+            chosen = torch.where(pick[:, None], branch1, branch0)
+            weight = torch.where(pick, w1, w0).sqrt().to(chosen.real.dtype)
+            left = chosen / weight[:, None]
+        if bits:
+            return outcomes
+        powers = 2 ** torch.arange(self.num_qubits - 1, -1, -1, device=self.device)
+        return (outcomes * powers).sum(-1)
+
+    # ------------------------------------------------------------- evolution
+    def apply(self, operation) -> "MPS":
+        return self.evolve([operation])
+
+    def evolve(self, operations) -> "MPS":
+        """A new MPS with the gates applied (runs of 1-qubit gates are merged
+        into neighbouring 2-qubit gates first, which changes no truncation)."""
+        gates = checked_operations(self, operations, takes_channels=False, takes_batches=False)
+        run = _Evolution(self)
+        for block in fusion.plan(gates, 2):
+            op = fusion.build_operator(block, self.dtype, self.device)
+            run.apply(torch.diag_embed(op) if block.is_diagonal else op, list(block.qubits))
+        return MPS(run.cores, self.max_bond, self.cutoff, run.center, run.discarded)
+
+
+class _Evolution:
+    """Working copy of an MPS while gates are applied."""
+
+    def __init__(self, mps: MPS):
+        self.cores = list(mps.cores)
+        self.center = mps.center
+        self.discarded = list(mps.discarded)
+        self.max_bond, self.cutoff = mps.max_bond, mps.cutoff
+        self._swap = torch.tensor(_SWAP, dtype=mps.dtype, device=mps.device)
+
+    def move_center(self, site: int) -> None:
+        tt_move_center(self.cores, self.center, site)
+        self.center = site
+
+    def apply(self, matrix: torch.Tensor, qubits: list[int]) -> None:
+        """Apply a matrix on ``qubits`` (ascending), through SWAPs if they are apart."""
+        k = len(qubits)
+        if k == 1:
+            q = qubits[0]
+            self.cores[q] = contract("st,atb->asb", matrix, self.cores[q])
+            return
+        # move qubit j next to qubit j-1, remembering the swaps to undo them
+        swaps = []
+        for j in range(1, k):
+            for site in range(qubits[j] - 1, qubits[0] + j - 1, -1):
+                self.apply_block(self._swap, site, 2)
+                swaps.append(site)
+        self.apply_block(matrix, qubits[0], k)
+        for site in reversed(swaps):
+            self.apply_block(self._swap, site, 2)
+
+    def apply_block(self, matrix: torch.Tensor, first: int, k: int) -> None:
+        """Apply a ``2**k`` matrix on sites ``first .. first+k-1`` and split them again."""
+        if not first <= self.center <= first + k - 1:
+            self.move_center(first if self.center < first else first + k - 1)
+        block = self.cores[first]
+        for site in range(first + 1, first + k):
+            core = self.cores[site]
+            block = contract("anb,bmc->anmc", block, core).reshape(block.shape[0], -1, core.shape[-1])
+        block = contract("st,atb->asb", matrix, block)
+        left_bond, right_bond = block.shape[0], block.shape[-1]
+        for site in range(first, first + k - 1):
+            rest = 1 << (first + k - 1 - site)
+            split = truncated_svd(block.reshape(left_bond * 2, rest * right_bond), self.max_bond, self.cutoff)
+            self.cores[site] = split.u.reshape(left_bond, 2, -1)
+            s = split.s
+            if split.discarded > 0:
+                self.discarded.append(split.discarded)
+                s = s / math.sqrt(1 - split.discarded)  # keep the norm of the state
+            block = (s.to(split.vh.dtype).unsqueeze(-1) * split.vh).reshape(-1, rest, right_bond)
+            left_bond = block.shape[0]
+        self.cores[first + k - 1] = block
+        self.center = first + k - 1

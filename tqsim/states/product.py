@@ -1,0 +1,234 @@
+"""Product states: one 2-vector per qubit (a rank-1 CP tensor).
+
+Everything is O(n): 1-qubit gates multiply one vector, expectation values of
+Pauli strings multiply single-qubit expectations, sampling draws every qubit
+on its own. A gate on several qubits is applied to the product of their
+vectors and factored back; if the result is entangled the gate is refused with
+a pointer to MPS, so a ProductState never silently stops being one.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .. import _checks
+from ..gates import Gate
+from ..tensor.flat import apply_diagonal, apply_matrix
+from ..tensor.svd import svd
+from .base import checked_operations
+from .statevector import StateVector
+
+__all__ = ["ProductState"]
+
+
+class ProductState:
+    """A product state ``|v_0> ⊗ |v_1> ⊗ ... ⊗ |v_{n-1}>``.
+
+    ``vectors`` has shape ``(n, 2)``; each row is normalised.
+    """
+
+    __slots__ = ("vectors", "num_qubits")
+
+    def __init__(self, vectors: torch.Tensor):
+        self.vectors = vectors
+        self.num_qubits = vectors.shape[0]
+
+    # ----------------------------------------------------------- constructors
+    @classmethod
+    def zeros(cls, num_qubits: int, dtype=None, device=None) -> "ProductState":
+        """|0...0>."""
+        n = _checks.num_qubits(num_qubits)
+        vectors = torch.zeros(n, 2, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        vectors[:, 0] = 1
+        return cls(vectors)
+
+    @classmethod
+    def from_angles(cls, theta, phi=None, dtype=None, device=None) -> "ProductState":
+        """Bloch-sphere angles: ``cos(theta/2)|0> + e^{i phi} sin(theta/2)|1>`` per qubit.
+
+        ``theta`` and ``phi`` are sequences or 1-D tensors of length n
+        (tensors keep their gradients).
+        """
+        dtype = _checks.complex_dtype(dtype)
+        real = _checks.real_dtype(dtype)
+        theta = torch.as_tensor(theta, dtype=real, device=_checks.device(device) if device else None)
+        if theta.ndim != 1 or theta.numel() < 1:
+            raise ValueError(f"theta must be a 1-D sequence of n >= 1 angles, got shape {tuple(theta.shape)}")
+        phi = torch.zeros_like(theta) if phi is None else torch.as_tensor(phi, dtype=real, device=theta.device)
+        if phi.shape != theta.shape:
+            raise ValueError(f"phi has shape {tuple(phi.shape)}, theta {tuple(theta.shape)}; they must match")
+        _checks.finite([theta, phi], "Bloch angle")
+        zero = torch.cos(theta / 2).to(dtype)
+        one = torch.polar(torch.sin(theta / 2), phi).to(dtype)
+        return cls(torch.stack([zero, one], -1))
+
+    @classmethod
+    def from_vectors(cls, vectors, dtype=None, device=None, normalize: bool = False) -> "ProductState":
+        """From an ``(n, 2)`` array of single-qubit vectors (unit norm unless ``normalize``)."""
+        v = vectors if isinstance(vectors, torch.Tensor) else torch.as_tensor(np.asarray(vectors))
+        if dtype is None:
+            dtype = v.dtype if v.dtype in _checks.COMPLEX_DTYPES else (
+                torch.complex128 if v.dtype == torch.float64 else _checks.complex_dtype(None))
+        v = v.to(device=_checks.device(device) if device is not None else v.device, dtype=_checks.complex_dtype(dtype))
+        if v.ndim != 2 or v.shape[1] != 2 or v.shape[0] < 1:
+            raise ValueError(f"vectors must have shape (n, 2), got {tuple(v.shape)}")
+        if not bool(torch.isfinite(torch.view_as_real(v.detach())).all()):
+            raise ValueError("vectors hold NaN or infinite values")
+        norms = torch.linalg.vector_norm(v.detach(), dim=-1)
+        if normalize:
+            if bool((norms == 0).any()):
+                raise ValueError("cannot normalize a zero vector")
+            v = v / torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+        elif (norms - 1).abs().max().item() > _checks.tolerance(v.dtype):
+            bad = int((norms - 1).abs().argmax())
+            raise ValueError(f"vector of qubit {bad} has norm {norms[bad].item():.6g}, not 1 (pass normalize=True)")
+        return cls(v)
+
+    @classmethod
+    def random(cls, num_qubits: int, generator: torch.Generator | None = None, dtype=None, device=None) -> "ProductState":
+        """Each qubit Haar-random."""
+        n = _checks.num_qubits(num_qubits)
+        dtype = _checks.complex_dtype(dtype)
+        dev = _checks.device(device)
+        gen_device = generator.device if generator is not None else dev
+        v = torch.randn(n, 2, generator=generator, dtype=dtype, device=gen_device).to(dev)
+        return cls(v / torch.linalg.vector_norm(v, dim=-1, keepdim=True))
+
+    # ------------------------------------------------------------- properties
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.vectors.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.vectors.device
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return torch.Size()
+
+    def to(self, device=None, dtype=None) -> "ProductState":
+        dev = _checks.device(device) if device is not None else self.device
+        dt = _checks.complex_dtype(dtype) if dtype is not None else self.dtype
+        return ProductState(self.vectors.to(device=dev, dtype=dt))
+
+    def norm(self) -> torch.Tensor:
+        return torch.linalg.vector_norm(self.vectors, dim=-1).prod()
+
+    def __repr__(self) -> str:
+        return f"ProductState(num_qubits={self.num_qubits}, dtype={self.dtype}, device={self.device})"
+
+    # ----------------------------------------------------------- conversions
+    def to_statevector(self) -> StateVector:
+        """The dense state (n <= 30)."""
+        if self.num_qubits > 30:
+            raise ValueError(f"a dense state of {self.num_qubits} qubits does not fit; keep n <= 30")
+        amps = self.vectors[0]
+        for v in self.vectors[1:]:
+            amps = (amps.unsqueeze(-1) * v).reshape(-1)
+        return StateVector(amps, self.num_qubits)
+
+    def to_mps(self, max_bond: int | None = None, cutoff: float = 1e-12):
+        """The same state as an MPS of bond dimension 1."""
+        from .mps import MPS
+
+        return MPS([v.reshape(1, 2, 1) for v in self.vectors], max_bond, cutoff)
+
+    def amplitudes(self) -> torch.Tensor:
+        return self.to_statevector().amplitudes()
+
+    # -------------------------------------------------------------- read-out
+    def expectation(self, observable) -> torch.Tensor:
+        """<O> for a PauliString, PauliSum or text: a product of 1-qubit expectations per term."""
+        from ..observables import as_observable
+
+        return as_observable(observable).expectation(self)
+
+    def expectation_of_products(self, terms) -> torch.Tensor:
+        total = torch.zeros((), dtype=_checks.real_dtype(self.dtype), device=self.device)
+        v = self.vectors
+        norms = v.abs().square().sum(-1)
+        for coefficient, ops in terms:
+            value = norms.prod()
+            for q, op in ops.items():
+                value = value * (v[q].conj() @ op @ v[q]).real / norms[q]
+            total = total + coefficient * value
+        return total
+
+    def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
+        """|<bits|psi>|**2 = product of single-qubit probabilities."""
+        values = [int(b) for b in bits]
+        if len(values) != self.num_qubits or set(values) - {0, 1}:
+            raise ValueError(f"bits must be {self.num_qubits} values of 0 or 1, got {bits!r}")
+        index = torch.tensor(values, device=self.device)
+        return self.vectors.abs().square().gather(1, index[:, None]).prod()
+
+    def probabilities(self, qubits: Sequence[int] | None = None) -> torch.Tensor:
+        """Marginal distribution over ``qubits`` (order given; default all): a Kronecker product."""
+        qubits = range(self.num_qubits) if qubits is None else _checks.qubit_list(qubits)
+        _checks.qubits_in_range(qubits, self.num_qubits)
+        p = self.vectors.abs().square()
+        result = torch.ones(1, dtype=p.dtype, device=p.device)
+        for q in qubits:
+            result = (result.unsqueeze(-1) * p[q]).reshape(-1)
+        return result
+
+    def sample(self, shots: int, generator: torch.Generator | None = None, bits: bool = False) -> torch.Tensor:
+        """Every qubit measured on its own: indices (n <= 62) or ``(shots, n)`` bits."""
+        shots = _checks.positive_int(shots, "shots")
+        if not bits and self.num_qubits > 62:
+            raise ValueError(f"indices of {self.num_qubits} qubits overflow int64; pass bits=True")
+        p1 = self.vectors.detach().abs().square()
+        p1 = (p1[:, 1] / p1.sum(-1)).double()
+        gen_device = generator.device if generator is not None else self.device
+        u = torch.rand(shots, self.num_qubits, generator=generator, dtype=torch.float64, device=gen_device)
+        outcomes = (u.to(self.device) < p1).long()
+        if bits:
+            return outcomes
+        powers = 2 ** torch.arange(self.num_qubits - 1, -1, -1, device=self.device)
+        return (outcomes * powers).sum(-1)
+
+    # ------------------------------------------------------------- evolution
+    def apply(self, operation) -> "ProductState":
+        return self.evolve([operation])
+
+    def evolve(self, operations) -> "ProductState":
+        """A new product state; a gate that would entangle raises ValueError."""
+        gates = checked_operations(self, operations, takes_channels=False, takes_batches=False)
+        rows = list(self.vectors.unbind(0))
+        for gate in gates:
+            op = gate.operator(self.dtype, self.device)
+            if gate.num_qubits == 1:
+                rows[gate.qubits[0]] = op * rows[gate.qubits[0]] if gate.is_diagonal else op @ rows[gate.qubits[0]]
+                continue
+            joint = rows[gate.qubits[0]]
+            for q in gate.qubits[1:]:
+                joint = (joint.unsqueeze(-1) * rows[q]).reshape(-1)
+            local = list(range(gate.num_qubits))
+            joint = apply_diagonal(joint, op, local) if gate.is_diagonal else apply_matrix(joint, op, local)
+            for q, v in zip(gate.qubits, _factor(joint, gate)):
+                rows[q] = v
+        return ProductState(torch.stack(rows))
+
+
+def _factor(joint: torch.Tensor, gate: Gate) -> list[torch.Tensor]:
+    """Split a k-qubit vector into k single-qubit vectors, or refuse if entangled."""
+    k = gate.num_qubits
+    vectors = []
+    rest = joint
+    tol = _checks.tolerance(joint.dtype)
+    for j in range(k - 1):
+        u, s, vh = svd(rest.reshape(2, -1))
+        if s[1].detach().abs().item() > tol * s[0].detach().abs().item():
+            raise ValueError(
+                f"gate {gate!r} entangles the product state (second Schmidt value "
+                f"{s[1].item():.3g}); use tq.MPS or tq.StateVector for entangled states"
+            )
+        # rank 1: rest = s0 * u0 ⊗ vh0; keep the phase and norm on the remainder
+        vectors.append(u[:, 0])
+        rest = s[0].to(vh.dtype) * vh[0]
+    vectors.append(rest)
+    return vectors
