@@ -98,3 +98,17 @@ def positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return int(value)
+
+
+def bits(value, num_qubits: int) -> list[int]:
+    """A bitstring ("0110" or a sequence of 0/1 ints) of exactly ``num_qubits`` bits."""
+    items = list(value) if isinstance(value, (str, list, tuple)) or hasattr(value, "__iter__") else None
+    ok = items is not None and len(items) == num_qubits and all(
+        (isinstance(b, str) and b in ("0", "1"))
+        or (isinstance(b, numbers.Integral) and not isinstance(b, bool) and b in (0, 1))
+        or (isinstance(b, torch.Tensor) and b.ndim == 0 and not b.is_floating_point() and int(b) in (0, 1))
+        for b in items
+    )
+    if not ok:
+        raise ValueError(f"bits must be {num_qubits} values of 0 or 1, got {value!r}")
+    return [int(b) for b in items]

@@ -41,7 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--qubits", type=int, default=3, help="number of qubits, 2..12 (default 3)")
     demo.add_argument("--angle", type=float, default=0.5, help="RY angle on the last qubit (default 0.5)")
     demo.set_defaults(run=_demo)
+    bench = sub.add_parser("bench", help="benchmarks against other simulators")
+    peers = bench.add_subparsers(dest="peer", metavar="peer", required=True)
+    qutip = peers.add_parser("qutip", help="partial traces, entropies and circuits against QuTiP")
+    from .bench_qutip import add_arguments
+
+    add_arguments(qutip)
+    qutip.set_defaults(run=_bench_qutip)
     return parser
+
+
+def _bench_qutip(args: argparse.Namespace) -> int:
+    from .bench_qutip import run
+
+    run(args.quick, args.out, args.device, not args.no_memory)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,17 +149,31 @@ def _density_reduced(rho: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Te
     return contract(equation, x).reshape(*rho.shape[:-2], k, k)
 
 
+_MPS_BLOCK_ELEMENTS = 1 << 24
+
+
 def _mps_reduced(mps: MPS, keep: Sequence[int]) -> torch.Tensor:
-    """Reduced state over sorted ``keep`` of an MPS, by contracting ket and bra between them."""
+    """Reduced state over sorted ``keep`` of an MPS.
+
+    With the orthogonality centre inside ``[first, last]`` the chain outside
+    contracts to the identity. A short span is merged into one block
+    ``(left, 2**span, right)`` whose Gram matrix over everything but the kept
+    qubits is the answer; a long span is swept with an environment that
+    carries the kept indices of ket and bra.
+    """
     first, last = keep[0], keep[-1]
     cores = list(mps.cores)
-    tt_move_center(cores, mps.center, first)
-    if last - first + 1 == len(keep):
-        # one block: merge its cores into (left, 2**k, right) and take the Gram matrix
+    center = min(max(mps.center, first), last)
+    tt_move_center(cores, mps.center, center)
+    span = last - first + 1
+    if cores[first].shape[0] * cores[last].shape[-1] << span <= _MPS_BLOCK_ELEMENTS:
         block = cores[first]
         for q in range(first + 1, last + 1):
             block = contract("anb,bmc->anmc", block, cores[q]).reshape(block.shape[0], -1, cores[q].shape[-1])
-        return _gram_of_kept(block, [1], 0)
+        shape, axes = _run_shape(span, [q - first for q in keep])
+        x = block.reshape(block.shape[0], *shape, block.shape[-1])
+        return _gram_of_kept(x, [a + 1 for a in axes], 0)
+    tt_move_center(cores, center, first)
     env = None  # (ket outcomes, bra outcomes, ket bond, bra bond)
     for q in range(first, last + 1):
         core = cores[q]

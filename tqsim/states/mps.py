@@ -22,7 +22,7 @@ from .. import _checks, fusion
 from ..tensor.contract import contract
 from ..tensor.flat import permute_qubits
 from ..tensor.svd import svd, truncated_svd
-from ..tensor.tt import tt_from_dense, tt_move_center, tt_orthogonalize, tt_to_dense
+from ..tensor.tt import check_cores, tt_from_dense, tt_move_center, tt_orthogonalize, tt_to_dense
 from .base import checked_operations
 from .statevector import StateVector
 
@@ -72,8 +72,13 @@ class MPS:
         discarded: Sequence[float] = (),
     ):
         self.cores = list(cores)
+        check_cores(self.cores)
+        if any(c.shape[1] != 2 for c in self.cores):
+            raise ValueError(f"MPS cores need a physical size of 2, got {[c.shape[1] for c in self.cores]}")
         self.num_qubits = len(self.cores)
         self.max_bond, self.cutoff = _check_truncation(max_bond, cutoff)
+        if isinstance(center, bool) or not isinstance(center, int) or not 0 <= center < self.num_qubits:
+            raise IndexError(f"center {center!r} out of range for {self.num_qubits} sites (allowed 0..{self.num_qubits - 1})")
         self.center = center
         #: relative discarded weight of every truncating split, in order
         self.discarded = list(discarded)
@@ -237,9 +242,7 @@ class MPS:
 
     def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
         """|<bits|psi>|**2 for one bitstring, in O(n chi**2)."""
-        values = [int(b) for b in bits] if not isinstance(bits, str) else [int(b) for b in bits]
-        if len(values) != self.num_qubits or set(values) - {0, 1}:
-            raise ValueError(f"bits must be {self.num_qubits} values of 0 or 1, got {bits!r}")
+        values = _checks.bits(bits, self.num_qubits)
         row = self.cores[0][:, values[0], :]
         for core, b in zip(self.cores[1:], values[1:]):
             row = row @ core[:, b, :]

@@ -80,7 +80,8 @@ class ProductState:
         norms = torch.linalg.vector_norm(v.detach(), dim=-1)
         if normalize:
             if bool((norms == 0).any()):
-                raise ValueError("cannot normalize a zero vector")
+                zero = int((norms == 0).nonzero()[0])
+                raise ValueError(f"vector of qubit {zero} is zero; cannot normalize it")
             v = v / torch.linalg.vector_norm(v, dim=-1, keepdim=True)
         elif (norms - 1).abs().max().item() > _checks.tolerance(v.dtype):
             bad = int((norms - 1).abs().argmax())
@@ -160,9 +161,7 @@ class ProductState:
 
     def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
         """|<bits|psi>|**2 = product of single-qubit probabilities."""
-        values = [int(b) for b in bits]
-        if len(values) != self.num_qubits or set(values) - {0, 1}:
-            raise ValueError(f"bits must be {self.num_qubits} values of 0 or 1, got {bits!r}")
+        values = _checks.bits(bits, self.num_qubits)
         index = torch.tensor(values, device=self.device)
         return self.vectors.abs().square().gather(1, index[:, None]).prod()
 

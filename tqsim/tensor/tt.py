@@ -33,12 +33,14 @@ __all__ = [
     "ttm_to_dense",
     "ttm_from_dense",
     "split_core",
+    "check_cores",
 ]
 
 Cores = list[torch.Tensor]
 
 
-def _check_cores(cores: Sequence[torch.Tensor], order: int = 3) -> None:
+def check_cores(cores: Sequence[torch.Tensor], order: int = 3) -> None:
+    """Raise ValueError unless ``cores`` form a train: ``order`` axes each, chained ranks, boundary ranks 1."""
     if not cores:
         raise ValueError("a tensor train needs at least one core")
     for k, core in enumerate(cores):
@@ -66,6 +68,8 @@ def tt_from_dense(
     summed over the splits).
     """
     shape = list(tensor.shape if shape is None else shape)
+    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+        raise ValueError(f"mode sizes must be positive ints, got {shape}")
     size = 1
     for s in shape:
         size *= s
@@ -86,7 +90,7 @@ def tt_from_dense(
 
 def tt_to_dense(cores: Sequence[torch.Tensor]) -> torch.Tensor:
     """Contract a train into the dense tensor ``(n_1, ..., n_d)``."""
-    _check_cores(cores)
+    check_cores(cores)
     result = cores[0].reshape(-1, cores[0].shape[-1])  # (n_1, r_1)
     for core in cores[1:]:
         # (N, r) x (r, n, r') -> (N * n, r')
@@ -129,7 +133,7 @@ def _sweep(cores: Cores, start: int, stop: int) -> None:
 
 def tt_orthogonalize(cores: Sequence[torch.Tensor], center: int) -> Cores:
     """Mixed canonical form with orthogonality centre ``center`` (a new list)."""
-    _check_cores(cores)
+    check_cores(cores)
     if not 0 <= center < len(cores):
         raise IndexError(f"center {center} out of range for {len(cores)} cores")
     cores = list(cores)
@@ -166,10 +170,11 @@ def tt_round(
 
 def tt_inner(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
     """``<a|b> = sum conj(a) * b`` of two trains with the same mode sizes."""
-    _check_cores(a)
-    _check_cores(b)
-    if [c.shape[1] for c in a] != [c.shape[1] for c in b]:
-        raise ValueError("trains have different mode sizes")
+    check_cores(a)
+    check_cores(b)
+    sizes_a, sizes_b = [c.shape[1] for c in a], [c.shape[1] for c in b]
+    if sizes_a != sizes_b:
+        raise ValueError(f"trains have different mode sizes {sizes_a} and {sizes_b}")
     env = torch.ones(1, 1, dtype=b[0].dtype, device=b[0].device)
     for ca, cb in zip(a, b):
         # env[a', b'] after one site: sum over the previous bonds and the mode
@@ -184,8 +189,8 @@ def tt_norm(cores: Sequence[torch.Tensor]) -> torch.Tensor:
 
 def ttm_apply(matrix_cores: Sequence[torch.Tensor], cores: Sequence[torch.Tensor]) -> Cores:
     """A TT-matrix times a train: ranks multiply (round afterwards if needed)."""
-    _check_cores(matrix_cores, 4)
-    _check_cores(cores)
+    check_cores(matrix_cores, 4)
+    check_cores(cores)
     if len(matrix_cores) != len(cores):
         raise ValueError(f"{len(matrix_cores)} matrix cores cannot act on {len(cores)} cores")
     result = []
@@ -200,7 +205,7 @@ def ttm_apply(matrix_cores: Sequence[torch.Tensor], cores: Sequence[torch.Tensor
 
 def ttm_to_dense(matrix_cores: Sequence[torch.Tensor]) -> torch.Tensor:
     """The dense matrix ``(prod m_k, prod n_k)`` of a TT-matrix."""
-    _check_cores(matrix_cores, 4)
+    check_cores(matrix_cores, 4)
     d = len(matrix_cores)
     # fuse (out, in) of each core into one mode, contract as a train, then unfold
     fused = [m.reshape(m.shape[0], m.shape[1] * m.shape[2], m.shape[3]) for m in matrix_cores]
