@@ -107,3 +107,60 @@ def test_large_state_stays_flat():
         out = tq.Circuit(28).h(0).cx(0, 27).ry(0.2, 13).run(psi)
         p = out.probabilities()
         assert abs(p.sum().item() - 1) < 1e-4
+
+
+# ---------------------------------------------------------------- factorized states
+
+
+def test_mps_on_cuda_matches_cpu(dtype):
+    c = random_brickwork(10, 4, seed=3)
+    cpu = c.run(tq.MPS.zeros(10, max_bond=16, dtype=dtype))
+    gpu = c.run(tq.MPS.zeros(10, max_bond=16, dtype=dtype, device="cuda"))
+    assert gpu.device.type == "cuda" and gpu.bond_dimensions() == cpu.bond_dimensions()
+    a, b = gpu.to_statevector().amplitudes().cpu(), cpu.to_statevector().amplitudes()
+    assert abs(torch.vdot(a, b).abs().item() - 1) < TOL[dtype] * 100
+    obs = "Z0 Z9 + 0.5 X3 - Y4 Y5"
+    assert abs(gpu.expectation(obs).item() - cpu.expectation(obs).item()) < TOL[dtype] * 100
+    assert abs(gpu.entanglement_entropy(5).item() - cpu.entanglement_entropy(5).item()) < TOL[dtype] * 100
+    samples = gpu.sample(1000, generator=torch.Generator(device="cuda").manual_seed(0))
+    assert samples.device.type == "cuda" and samples.shape == (1000,)
+
+
+def test_information_functions_on_cuda_match_cpu():
+    c = random_brickwork(8, 3, seed=4)
+    cpu = c.run(tq.StateVector.zeros(8, dtype=torch.complex128))
+    gpu = c.run(tq.StateVector.zeros(8, dtype=torch.complex128, device="cuda"))
+    states = {
+        "ket": (cpu, gpu),
+        "density": (tq.DensityMatrix.from_state(cpu), tq.DensityMatrix.from_state(gpu)),
+        "mps": (tq.MPS.from_statevector(cpu, cutoff=0), tq.MPS.from_statevector(gpu, cutoff=0)),
+    }
+    for name, (x, y) in states.items():
+        for keep in ([0, 3], [5, 1, 6]):
+            np.testing.assert_allclose(tq.partial_trace(y, keep).matrix().cpu().numpy(),
+                                       tq.partial_trace(x, keep).matrix().numpy(), atol=1e-10, err_msg=name)
+        pairs = [
+            (tq.entropy(x, [0, 1, 2]), tq.entropy(y, [0, 1, 2])),
+            (tq.mutual_information(x, [0], [7]), tq.mutual_information(y, [0], [7])),
+            (tq.negativity(x, [1], [2]), tq.negativity(y, [1], [2])),
+            (tq.purity(x, [4]), tq.purity(y, [4])),
+        ]
+        for expected, got in pairs:
+            assert got.device.type == "cuda" and abs(got.item() - expected.item()) < 1e-10, name
+    assert abs(tq.fidelity(gpu, states["mps"][1]).item() - 1) < 1e-10
+
+
+def test_product_state_and_svd_gradient_on_cuda():
+    theta = torch.tensor([0.3, 1.0, 2.0], dtype=torch.float64, device="cuda", requires_grad=True)
+    c = tq.Circuit(3).ry(theta[0], 0).ry(theta[1], 1).ry(theta[2], 2).swap(0, 2)
+    value = c.run(tq.ProductState.zeros(3, dtype=torch.complex128, device="cuda")).expectation("Z0 + X1 Z2")
+    value.backward()
+    expected = torch.tensor([np.cos(2.0), np.sin(1.0) * np.cos(0.3)]).sum()  # <Z> = cos, <X> = sin
+    assert abs(value.item() - expected.item()) < 1e-12
+    assert theta.grad.device.type == "cuda" and torch.isfinite(theta.grad).all()
+    # MPS of a product state: degenerate singular values, finite gradient
+    phi = torch.zeros(2, dtype=torch.float64, device="cuda", requires_grad=True)
+    e = tq.Circuit(3).ry(phi[0], 0).cx(0, 1).ry(phi[1], 2).cx(1, 2).run(
+        tq.MPS.zeros(3, dtype=torch.complex128, device="cuda")).expectation("X0 + Z1 Z2")
+    e.backward()
+    assert torch.isfinite(phi.grad).all()

@@ -52,10 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bench_qutip(args: argparse.Namespace) -> int:
-    from .bench_qutip import run
+    from .bench_qutip import launch
 
-    run(args.quick, args.out, args.device, not args.no_memory)
-    return 0
+    return launch(args.quick, args.out, args.device, not args.no_memory)
 
 
 def main(argv: list[str] | None = None) -> int:
