@@ -186,7 +186,11 @@ def prepare(case: Case, tool: str, device: str):
     raise ValueError(f"unknown section {case.section!r}")
 
 
-def cases(sizes: dict[str, list[int]]) -> list[Case]:
+SECTIONS = ("ket", "dm", "entropy", "mutual", "mps", "circuit")
+
+
+def cases(sizes: dict[str, list[int]], sections=SECTIONS) -> list[Case]:
+    sizes = {key: (value if key in sections else []) for key, value in sizes.items()}
     out = []
     both = ["qutip", "tqsim"]
     for n in sizes["ket"]:
@@ -358,7 +362,7 @@ def plot(results: list[Case], path: str, title: str) -> None:
     plt.close(fig)
 
 
-def run(quick: bool, out: str, device: str, memory: bool) -> list[Case]:
+def run(quick: bool, out: str, device: str, memory: bool, sections=SECTIONS) -> list[Case]:
     try:
         import qutip
         import qutip_qip
@@ -373,7 +377,7 @@ def run(quick: bool, out: str, device: str, memory: bool) -> list[Case]:
                  f" ({torch.get_num_threads()} threads)")
               + f"; torch {torch.__version__}; complex128")
     print(header, flush=True)
-    results = cases(QUICK if quick else FULL)
+    results = cases(QUICK if quick else FULL, sections)
     for case in results:
         for tool in case.tools:
             dev = "cpu" if tool == "qutip" else tq_device
@@ -400,7 +404,7 @@ def run(quick: bool, out: str, device: str, memory: bool) -> list[Case]:
     return results
 
 
-def launch(quick: bool, out: str, device: str, memory: bool) -> int:
+def launch(quick: bool, out: str, device: str, memory: bool, sections=SECTIONS) -> int:
     """Run the benchmark in a fresh interpreter with OpenBLAS's spin time short.
 
     NumPy and SciPy each bring an OpenBLAS thread pool; on a 2-core machine
@@ -411,9 +415,10 @@ def launch(quick: bool, out: str, device: str, memory: bool) -> int:
     loads, hence the new process.
     """
     if os.environ.get("OPENBLAS_THREAD_TIMEOUT"):
-        run(quick, out, device, memory)
+        run(quick, out, device, memory, sections)
         return 0
-    args = [sys.executable, "-m", "tqsim.bench_qutip", "--out", out, "--device", device]
+    args = [sys.executable, "-m", "tqsim.bench_qutip", "--out", out, "--device", device,
+            "--sections", ",".join(sections)]
     args += ["--quick"] * quick + ["--no-memory"] * (not memory)
     return subprocess.run(args, env={**os.environ, "OPENBLAS_THREAD_TIMEOUT": "4"}).returncode
 
@@ -423,6 +428,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="results/bench_qutip", help="output folder (default results/bench_qutip)")
     parser.add_argument("--device", default="auto", help="tqsim's device: auto, cpu or cuda (QuTiP runs on the CPU)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--sections", default=",".join(SECTIONS), type=_sections,
+                        help=f"comma-separated subset of {','.join(SECTIONS)} (default all)")
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [part for part in chosen if part not in SECTIONS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown sections {unknown or text!r}; choose from {', '.join(SECTIONS)}")
+    return chosen
 
 
 def main(argv=None) -> int:
@@ -433,7 +448,7 @@ def main(argv=None) -> int:
     if args.memory_probe:
         _memory_probe(args.memory_probe)
         return 0
-    return launch(args.quick, args.out, args.device, not args.no_memory)
+    return launch(args.quick, args.out, args.device, not args.no_memory, args.sections)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _bench_qutip(args: argparse.Namespace) -> int:
     from .bench_qutip import launch
 
-    return launch(args.quick, args.out, args.device, not args.no_memory)
+    return launch(args.quick, args.out, args.device, not args.no_memory, args.sections)
 
 
 def main(argv: list[str] | None = None) -> int:
