@@ -38,7 +38,7 @@ __all__ = [
 
 STATE_KINDS = (StateVector, DensityMatrix, MPS, ProductState)
 PURE_KINDS = (StateVector, MPS, ProductState)
-_CHUNK_ELEMENTS = 1 << 20
+_CHUNK_ELEMENTS = 1 << 18
 _MAX_DENSE_KEEP = 14  # reduced density matrices of at most 2**14 x 2**14
 
 
@@ -87,28 +87,32 @@ def _run_shape(n: int, qubits: Sequence[int]) -> tuple[list[int], list[int]]:
 def _gram_of_kept(x: torch.Tensor, kept_axes: list[int], batch: int) -> torch.Tensor:
     """``sum over the other axes of x[kept] conj(x[kept'])`` as a ``(K, K)`` matrix.
 
-    ``x``'s first ``batch`` axes are kept apart. When the kept axes lead or
-    trail, the sum is one matrix product on a view; otherwise the tensor is
-    processed in chunks along its largest other axis, each chunk permuted
-    (copied) and multiplied, so extra memory stays at one chunk.
+    ``x``'s first ``batch`` axes are kept apart. The sum is split into chunks
+    of at most a sixth of ``x`` (and at least 2**18 entries): when the kept
+    axes lead or trail, each chunk is a slice of a matrix view and costs no
+    copy; otherwise each chunk is cut along the largest other axis and
+    permuted. Extra memory stays near one chunk, whatever the size of ``x``.
     """
     lead = x.shape[:batch]
     core = x.shape[batch:]
     kept = math.prod(x.shape[a] for a in kept_axes)
+    rest = x[(0,) * batch].numel() // kept if batch else x.numel() // kept
+    budget = max(_CHUNK_ELEMENTS, x.numel() // 6)
     positions = [a - batch for a in kept_axes]
-    if positions == list(range(len(positions))):  # kept axes first: C C^H
-        m = x.reshape(*lead, kept, -1)
-        return m @ m.mH
+    step = max(1, budget // kept)
+    if positions == list(range(len(positions))):  # kept axes first: C C^H over column blocks
+        m = x.reshape(*lead, kept, rest)
+        return sum(c @ c.mH for c in m.split(step, dim=-1))
     if positions == list(range(len(core) - len(positions), len(core))):  # kept axes last
-        m = x.reshape(*lead, -1, kept)
-        return (m.mH @ m).conj()  # BLAS reads m^H in place; conj of the small result
+        m = x.reshape(*lead, rest, kept)
+        # BLAS reads c^H in place; the conjugate is taken of the small result
+        return sum(c.mH @ c for c in m.split(step, dim=-2)).conj()
     others = [a for a in range(batch, x.ndim) if a not in kept_axes]
     chunk_axis = max(others, key=lambda a: x.shape[a])
     size = x.shape[chunk_axis]
-    step = max(1, min(size, _CHUNK_ELEMENTS * size // max(x.numel(), 1)))
+    per_slice = max(1, x.numel() // size)
     result = None
-    for start in range(0, size, step):
-        part = x.narrow(chunk_axis, start, min(step, size - start))
+    for part in x.split(max(1, budget // per_slice), dim=chunk_axis):
         m = torch.movedim(part, kept_axes, list(range(batch, batch + len(kept_axes)))).reshape(*lead, kept, -1)
         gram = m @ m.mH
         result = gram if result is None else result + gram

@@ -1,0 +1,30 @@
+"""`tqsim bench qutip` runs and writes its table, JSON and plot."""
+
+import json
+import subprocess
+import sys
+
+
+def test_quick_benchmark_writes_table_json_and_plot(tmp_path):
+    out = tmp_path / "bench"
+    result = subprocess.run(
+        [sys.executable, "-m", "tqsim.cli", "bench", "qutip", "--quick", "--no-memory",
+         "--sections", "dm,mps", "--device", "cpu", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "QuTiP 5" in result.stdout
+    data = json.loads((out / "bench_qutip.json").read_text())
+    sections = {c["section"] for c in data["cases"]}
+    assert sections == {"dm partial trace", "MPS: partial trace 6", "MPS: entropy of 6", "MPS: mutual information"}
+    for case in data["cases"]:
+        assert set(case["times"]) == {"qutip", "tqsim"} and all(t > 0 for t in case["times"].values())
+    table = (out / "bench_qutip.md").read_text()
+    assert table.count("\n| dm partial trace |") == 8
+    assert (out / "bench_qutip.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_section_is_refused():
+    result = subprocess.run([sys.executable, "-m", "tqsim.cli", "bench", "qutip", "--sections", "kets"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown sections ['kets']" in result.stderr
