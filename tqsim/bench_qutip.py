@@ -281,9 +281,12 @@ def peak_extra_memory(op, device: str) -> float:
 
 def _memory_in_subprocess(case: Case, tool: str, device: str) -> float | None:
     spec = json.dumps({"case": asdict(case), "tool": tool, "device": device})
+    # large blocks always mmap'ed: freed memory leaves the process at once, so
+    # resident memory follows what the operation really holds
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     result = subprocess.run(
         [sys.executable, "-m", "tqsim.bench_qutip", "--memory-probe", spec],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env=env,
     )
     if result.returncode != 0:
         print(f"  memory probe failed for {case.key} {tool}: {result.stderr.strip()[-300:]}", file=sys.stderr)
