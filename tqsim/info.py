@@ -87,20 +87,21 @@ def _gram_of_kept(x: torch.Tensor, kept_axes: list[int], batch: int) -> torch.Te
     """``sum over the other axes of x[kept] conj(x[kept'])`` as a ``(K, K)`` matrix.
 
     ``x``'s first ``batch`` axes are kept apart. The sum is split into chunks:
-    when the kept axes lead or trail, each chunk (a sixteenth of ``x``) is a
-    slice of a matrix view and costs no copy; otherwise each chunk (an eighth)
-    is cut along the largest other axis and permuted. Peak memory stays within
-    about 1.3 times ``x`` whatever its size.
+    when the kept axes lead or trail, each chunk (a sixteenth of ``x`` on the
+    CPU) is a slice of a matrix view and costs no copy; otherwise each chunk
+    (an eighth on the CPU, a half on CUDA) is cut along the largest other axis
+    and permuted. On the CPU peak memory stays within about 1.3 times ``x``.
     """
     lead = x.shape[:batch]
     core = x.shape[batch:]
     kept = math.prod(x.shape[a] for a in kept_axes)
     rest = x[(0,) * batch].numel() // kept if batch else x.numel() // kept
     positions = [a - batch for a in kept_axes]
-    # BLAS packs each operand of a product, once per thread: slices of a view get
-    # a smaller budget than the permuted copies below
-    step = max(1, max(_CHUNK_ELEMENTS, x.numel() // 16) // kept)
-    budget = max(_CHUNK_ELEMENTS, x.numel() // 8)
+    if x.is_cuda:  # one product per view (launches cost more than memory); permuted copies in halves
+        step, budget = rest, max(_CHUNK_ELEMENTS, x.numel() // 2)
+    else:  # the CPU's BLAS packs each operand once per thread: views get the smaller budget
+        step = max(1, max(_CHUNK_ELEMENTS, x.numel() // 16) // kept)
+        budget = max(_CHUNK_ELEMENTS, x.numel() // 8)
     if positions == list(range(len(positions))):  # kept axes first: C C^H over column blocks
         m = x.reshape(*lead, kept, rest)
         return sum(c @ c.mH for c in m.split(step, dim=-1))
@@ -109,7 +110,10 @@ def _gram_of_kept(x: torch.Tensor, kept_axes: list[int], batch: int) -> torch.Te
         # BLAS reads c^H in place; the conjugate is taken of the small result
         return sum(c.mH @ c for c in m.split(step, dim=-2)).conj()
     others = [a for a in range(batch, x.ndim) if a not in kept_axes]
-    chunk_axis = max(others, key=lambda a: x.shape[a])
+    # cut along the outermost axis that allows small enough chunks: contiguous pieces
+    needed = -(-x.numel() // budget)
+    cuttable = [a for a in others if x.shape[a] >= needed]
+    chunk_axis = cuttable[0] if cuttable else max(others, key=lambda a: x.shape[a])
     size = x.shape[chunk_axis]
     per_slice = max(1, x.numel() // size)
     result = None
