@@ -27,7 +27,6 @@ from .states import MPS, DensityMatrix, StateVector
 from .states.product import ProductState
 from .tensor.contract import contract
 from .tensor.flat import permute_qubits
-from .tensor.svd import eigvalsh
 from .tensor.tt import tt_inner, tt_move_center
 
 __all__ = [
@@ -321,14 +320,14 @@ def _spectrum(state, subsystem: Sequence[int]) -> torch.Tensor:
         subsystem = _complement(subsystem, n) or subsystem  # same spectrum, smaller matrix
     if len(subsystem) == n and isinstance(state, PURE_KINDS):
         return torch.ones(1, dtype=_checks.real_dtype(state.dtype), device=state.device)
-    return eigvalsh(partial_trace(state, subsystem).matrix())
+    return torch.linalg.eigvalsh(partial_trace(state, subsystem).matrix())
 
 
 def _per_qubit_spectra(state: ProductState, subsystem: Sequence[int]) -> torch.Tensor:
     """Eigenvalues of each kept qubit's (pure) state, shape (k, 2)."""
     v = state.vectors[list(subsystem)]
     rho = v.unsqueeze(-1) * v.conj().unsqueeze(-2)
-    return eigvalsh(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1)[:, None, None])
+    return torch.linalg.eigvalsh(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1)[:, None, None])
 
 
 def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
@@ -378,7 +377,7 @@ def _partial_transpose_spectrum(state, a, b) -> torch.Tensor:
     # swap the row and column indices of the a qubits
     order = list(range(k, k + ka)) + list(range(ka, k)) + list(range(ka)) + list(range(k + ka, 2 * k))
     flat = permute_qubits(rho.reshape(*rho.shape[:-2], -1), order)
-    return eigvalsh(flat.reshape(rho.shape))
+    return torch.linalg.eigvalsh(flat.reshape(rho.shape))
 
 
 def negativity(state, a: Sequence[int], b: Sequence[int]) -> torch.Tensor:
@@ -438,7 +437,7 @@ def fidelity(a, b) -> torch.Tensor:
         return (psi.conj() @ mixed.matrix() @ psi).real
     root = _sqrtm_psd(a.matrix())
     inner = root @ b.matrix() @ root
-    return eigvalsh(inner).clamp_min(0).sqrt().sum(-1).square()
+    return torch.linalg.eigvalsh(inner).clamp_min(0).sqrt().sum(-1).square()
 
 
 def trace_distance(a, b) -> torch.Tensor:
@@ -446,7 +445,7 @@ def trace_distance(a, b) -> torch.Tensor:
     _same_register(a, b)
     if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
         return (1 - fidelity(a, b)).clamp_min(0).sqrt()
-    return eigvalsh(_density(a) - _density(b)).abs().sum(-1) / 2
+    return torch.linalg.eigvalsh(_density(a) - _density(b)).abs().sum(-1) / 2
 
 
 def schmidt_values(state, cut: int) -> torch.Tensor:

@@ -1,5 +1,4 @@
-"""Truncated SVD with a gradient that stays finite on degenerate spectra, and
-Hermitian eigenvalues.
+"""Truncated SVD with a gradient that stays finite on degenerate spectra.
 
 The textbook SVD gradient divides by ``s_i**2 - s_j**2`` and by ``s_i``, so it
 is infinite (or NaN) when singular values repeat or vanish, which is the
@@ -15,16 +14,9 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["TruncatedSVD", "eigvalsh", "svd", "truncated_svd"]
+__all__ = ["TruncatedSVD", "svd", "truncated_svd"]
 
 _BROADENING = 1e-12
-# cuSOLVER takes about a millisecond for a 64 x 64 SVD or eigendecomposition,
-# LAPACK tens of microseconds: small CUDA problems go to the CPU and back.
-_SMALL_ON_CPU = 512
-
-
-def _small_cuda(a: torch.Tensor) -> bool:
-    return a.is_cuda and max(a.shape[-2:]) <= _SMALL_ON_CPU
 
 
 class _SVD(torch.autograd.Function):
@@ -77,18 +69,9 @@ def svd(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Thin SVD of a matrix; the broadened backward is used when ``a`` needs a gradient."""
     if a.ndim != 2:
         raise ValueError(f"svd expects a matrix, got shape {tuple(a.shape)}")
-    if _small_cuda(a):
-        return tuple(t.to(a.device) for t in svd(a.cpu()))
     if torch.is_grad_enabled() and a.requires_grad:
         return _SVD.apply(a)
     return torch.linalg.svd(a, full_matrices=False)
-
-
-def eigvalsh(a: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues of Hermitian matrices ``(..., m, m)``, ascending (small CUDA ones on the CPU)."""
-    if _small_cuda(a):
-        return torch.linalg.eigvalsh(a.cpu()).to(a.device)
-    return torch.linalg.eigvalsh(a)
 
 
 class TruncatedSVD(NamedTuple):
