@@ -29,27 +29,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-
-
-def brickwork(n: int, depth: int, seed: int):
-    """Angles and CZ pairs of the benchmark circuit, shared by both simulators."""
-    rng = np.random.default_rng(seed)
-    layers = []
-    for layer in range(depth):
-        angles = rng.uniform(0, 2 * np.pi, size=n)
-        pairs = [(q, q + 1) for q in range(layer % 2, n - 1, 2)]
-        layers.append((angles, pairs))
-    return layers
-
-
-def tqsim_circuit(n, layers) -> tq.Circuit:
-    c = tq.Circuit(n)
-    for angles, pairs in layers:
-        for q, a in enumerate(angles):
-            c.ry(float(a), q)
-        for a, b in pairs:
-            c.cz(a, b)
-    return c
+from tqsim.bench_circuits import brickwork, brickwork_circuit
 
 
 def qiskit_circuit(n, layers):
@@ -92,7 +72,7 @@ def cpu_part(sizes, depth, repeats):
         start = tq.StateVector.zeros(n, dtype=torch.complex128)
 
         def run_tqsim():
-            return tqsim_circuit(n, layers).run(start)  # circuit built inside: fusion is timed
+            return brickwork_circuit(n, layers).run(start)  # circuit built inside: fusion is timed
 
         t_aer, res = median_time(lambda: sim.run(qc).result(), repeats)
         t_tq, state = median_time(run_tqsim, repeats)
@@ -167,7 +147,7 @@ def gpu_part(sizes, repeats):
         layers = brickwork(n, 10, seed=n)
         start = tq.StateVector.zeros(n, dtype=torch.complex64, device="cuda")
         with torch.no_grad():
-            t = cuda_time(lambda: tqsim_circuit(n, layers).run(start), max(3, repeats // 5))
+            t = cuda_time(lambda: brickwork_circuit(n, layers).run(start), max(3, repeats // 5))
         rows.append({"n": n, "circuit": "brickwork depth 10", "ms": t * 1e3})
         print(f"| {n} | {t * 1e3:.2f} |")
     return rows

@@ -21,15 +21,11 @@ import numpy as np
 import torch
 
 import tqsim as tq
+from tqsim.bench_circuits import brickwork, brickwork_circuit
 
 MAX_BOND = 32
 CUTOFF = 1e-12
 DEPTH = 10
-
-
-def brickwork(n: int, seed: int):
-    rng = np.random.default_rng(seed)
-    return [(rng.uniform(0, 2 * np.pi, n), [(q, q + 1) for q in range(layer % 2, n - 1, 2)]) for layer in range(DEPTH)]
 
 
 def run_quimb(n: int, layers):
@@ -45,13 +41,8 @@ def run_quimb(n: int, layers):
 
 
 def run_tqsim(n: int, layers) -> tq.MPS:
-    c = tq.Circuit(n)
-    for angles, pairs in layers:
-        for q, a in enumerate(angles):
-            c.ry(float(a), q)
-        for a, b in pairs:
-            c.cz(a, b)
-    return c.run(tq.MPS.zeros(n, max_bond=MAX_BOND, cutoff=CUTOFF, dtype=torch.complex128))
+    start = tq.MPS.zeros(n, max_bond=MAX_BOND, cutoff=CUTOFF, dtype=torch.complex128)
+    return brickwork_circuit(n, layers).run(start)
 
 
 def median_time(fn, repeats: int):
@@ -77,7 +68,7 @@ def main(argv=None) -> int:
     print("| n | tqsim (s) | quimb (s) | ratio tqsim/quimb | tqsim truncation error | quimb error estimate | max bond tqsim / quimb |")
     print("|---|---|---|---|---|---|---|")
     for n in sizes:
-        layers = brickwork(n, seed=n)
+        layers = brickwork(n, DEPTH, seed=n)
         t_q, circ = median_time(lambda: run_quimb(n, layers), repeats)
         t_t, mps = median_time(lambda: run_tqsim(n, layers), repeats)
         print(f"| {n} | {t_t:.4f} | {t_q:.4f} | {t_t / t_q:.2f} | {mps.truncation_error():.3e} | "

@@ -28,3 +28,14 @@ def test_unknown_section_is_refused():
     result = subprocess.run([sys.executable, "-m", "tqsim.cli", "bench", "qutip", "--sections", "kets"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "unknown sections ['kets']" in result.stderr
+
+
+def test_brickwork_layers_alternate_and_match_the_circuit():
+    from tqsim.bench_circuits import brickwork, brickwork_circuit
+
+    layers = brickwork(5, 4, seed=1)
+    assert [pairs for _, pairs in layers] == [[(0, 1), (2, 3)], [(1, 2), (3, 4)]] * 2
+    circuit = brickwork_circuit(5, layers)
+    assert [op.name for op in circuit].count("ry") == 20 and [op.name for op in circuit].count("cz") == 8
+    assert float(circuit[0].params[0]) == layers[0][0][0]
+    assert all(0 <= a < 2 * 3.141593 for angles, _ in layers for a in angles)

@@ -27,6 +27,7 @@ import torch
 
 import tqsim as tq
 from tqsim import _checks
+from tqsim.bench_circuits import brickwork, brickwork_circuit
 
 QUICK = {
     "ket": [10, 12], "dm": [8, 9], "entropy": [12], "mutual": [8, 9], "mps": [12], "circuit": [8, 10],
@@ -76,21 +77,6 @@ def _random_ket(n: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _brickwork(n: int, seed: int):
-    rng = np.random.default_rng(seed)
-    return [(rng.uniform(0, 2 * np.pi, n), [(q, q + 1) for q in range(layer % 2, n - 1, 2)]) for layer in range(DEPTH)]
-
-
-def _tq_circuit(n: int, layers) -> tq.Circuit:
-    c = tq.Circuit(n)
-    for angles, pairs in layers:
-        for q, a in enumerate(angles):
-            c.ry(float(a), q)
-        for a, b in pairs:
-            c.cz(a, b)
-    return c
-
-
 def _qutip_circuit(n: int, layers):
     from qutip_qip.circuit import QubitCircuit
 
@@ -105,7 +91,7 @@ def _qutip_circuit(n: int, layers):
 
 def _mps_state(n: int, device: str) -> tq.MPS:
     start = tq.MPS.zeros(n, max_bond=MPS_BOND, dtype=torch.complex128, device=device)
-    return _tq_circuit(n, _brickwork(n, seed=n)).run(start)
+    return brickwork_circuit(n, brickwork(n, DEPTH, seed=n)).run(start)
 
 
 def prepare(case: Case, tool: str, device: str):
@@ -173,16 +159,16 @@ def prepare(case: Case, tool: str, device: str):
         }
         return ops[quantity], sum(c.numel() * c.element_size() for c in mps.cores)
     if case.section == "circuit evolution":
-        layers = _brickwork(n, seed=n)
+        layers = brickwork(n, DEPTH, seed=n)
         if tool == "qutip":
             qc = _qutip_circuit(n, layers)
             start = qutip.basis([2] * n, [0] * n)
             return (lambda: qc.run(start)), 16 * 2**n
         if tool == "tqsim-mps":
             start = tq.MPS.zeros(n, max_bond=MPS_BOND, dtype=torch.complex128, device=device)
-            return (lambda: _tq_circuit(n, layers).run(start)), 0
+            return (lambda: brickwork_circuit(n, layers).run(start)), 0
         start = tq.StateVector.zeros(n, dtype=torch.complex128, device=device)
-        return (lambda: _tq_circuit(n, layers).run(start)), 16 * 2**n
+        return (lambda: brickwork_circuit(n, layers).run(start)), 16 * 2**n
     raise ValueError(f"unknown section {case.section!r}")
 
 

@@ -36,6 +36,28 @@ def checked_operations(state, operations, takes_channels: bool, takes_batches: b
     return operations
 
 
+def uniform_draws(shape, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """float64 uniforms in [0, 1), drawn on the generator's device, moved to ``device``."""
+    gen_device = generator.device if generator is not None else device
+    return torch.rand(*shape, generator=generator, dtype=torch.float64, device=gen_device).to(device)
+
+
+def check_index_width(num_qubits: int, bits: bool) -> None:
+    """Basis indices of more than 62 qubits overflow int64: such samples need ``bits=True``."""
+    if not bits and num_qubits > 62:
+        raise ValueError(f"indices of {num_qubits} qubits overflow int64; pass bits=True")
+
+
+def measured_outcomes(outcomes: torch.Tensor, bits: bool) -> torch.Tensor:
+    """``(shots, n)`` 0/1 outcomes as they are (``bits``) or as big-endian basis indices."""
+    n = outcomes.shape[-1]
+    if bits:
+        return outcomes
+    check_index_width(n, bits)
+    powers = 2 ** torch.arange(n - 1, -1, -1, device=outcomes.device)
+    return (outcomes * powers).sum(-1)
+
+
 class DenseState:
     """A flat tensor over qubits plus the bookkeeping around it.
 
@@ -85,9 +107,7 @@ class DenseState:
         shots = _checks.positive_int(shots, "shots")
         probs = self.probabilities().detach().to(torch.float64)
         cdf = torch.cumsum(probs, dim=-1)
-        gen_device = generator.device if generator is not None else probs.device
-        u = torch.rand(*probs.shape[:-1], shots, generator=generator, dtype=torch.float64, device=gen_device)
-        u = u.to(probs.device) * cdf[..., -1:]
+        u = uniform_draws((*probs.shape[:-1], shots), generator, probs.device) * cdf[..., -1:]
         return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.shape[-1] - 1)
 
     # ------------------------------------------------------------- evolution

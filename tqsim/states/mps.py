@@ -23,7 +23,7 @@ from ..tensor.contract import contract
 from ..tensor.flat import permute_qubits
 from ..tensor.svd import svd, truncated_svd
 from ..tensor.tt import check_cores, tt_from_dense, tt_move_center, tt_orthogonalize, tt_to_dense
-from .base import checked_operations
+from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
 from .statevector import StateVector
 
 __all__ = ["MPS"]
@@ -288,12 +288,9 @@ class MPS:
         ``(shots, n)`` tensor of 0/1.
         """
         shots = _checks.positive_int(shots, "shots")
-        if not bits and self.num_qubits > 62:
-            raise ValueError(f"indices of {self.num_qubits} qubits overflow int64; pass bits=True")
+        check_index_width(self.num_qubits, bits)
         cores = [c.detach() for c in self.canonical(0).cores]
-        gen_device = generator.device if generator is not None else self.device
-        uniform = torch.rand(shots, self.num_qubits, generator=generator, dtype=torch.float64, device=gen_device)
-        uniform = uniform.to(self.device)
+        uniform = uniform_draws((shots, self.num_qubits), generator, self.device)
         left = torch.ones(shots, 1, dtype=self.dtype, device=self.device)
         outcomes = torch.empty(shots, self.num_qubits, dtype=torch.long, device=self.device)
         for q, core in enumerate(cores):
@@ -305,10 +302,7 @@ class MPS:
             chosen = torch.where(pick[:, None], branch1, branch0)
             weight = torch.where(pick, w1, w0).sqrt().to(chosen.real.dtype)
             left = chosen / weight[:, None]
-        if bits:
-            return outcomes
-        powers = 2 ** torch.arange(self.num_qubits - 1, -1, -1, device=self.device)
-        return (outcomes * powers).sum(-1)
+        return measured_outcomes(outcomes, bits)
 
     # ------------------------------------------------------------- evolution
     def apply(self, operation) -> "MPS":

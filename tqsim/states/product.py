@@ -18,7 +18,7 @@ from .. import _checks
 from ..gates import Gate
 from ..tensor.flat import apply_diagonal, apply_matrix
 from ..tensor.svd import svd
-from .base import checked_operations
+from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
 from .statevector import StateVector
 
 __all__ = ["ProductState"]
@@ -178,17 +178,11 @@ class ProductState:
     def sample(self, shots: int, generator: torch.Generator | None = None, bits: bool = False) -> torch.Tensor:
         """Every qubit measured on its own: indices (n <= 62) or ``(shots, n)`` bits."""
         shots = _checks.positive_int(shots, "shots")
-        if not bits and self.num_qubits > 62:
-            raise ValueError(f"indices of {self.num_qubits} qubits overflow int64; pass bits=True")
+        check_index_width(self.num_qubits, bits)
         p1 = self.vectors.detach().abs().square()
         p1 = (p1[:, 1] / p1.sum(-1)).double()
-        gen_device = generator.device if generator is not None else self.device
-        u = torch.rand(shots, self.num_qubits, generator=generator, dtype=torch.float64, device=gen_device)
-        outcomes = (u.to(self.device) < p1).long()
-        if bits:
-            return outcomes
-        powers = 2 ** torch.arange(self.num_qubits - 1, -1, -1, device=self.device)
-        return (outcomes * powers).sum(-1)
+        outcomes = (uniform_draws((shots, self.num_qubits), generator, self.device) < p1).long()
+        return measured_outcomes(outcomes, bits)
 
     # ------------------------------------------------------------- evolution
     def apply(self, operation) -> "ProductState":
