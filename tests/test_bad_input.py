@@ -648,3 +648,13 @@ def test_cli_demo_nan_angle(capsys):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "nan" in lines[0]
     assert "Traceback" not in captured.err
+
+
+def test_check_tolerances_follow_the_dtype():
+    from tqsim import _checks
+
+    assert _checks.tolerance(torch.complex128) == pytest.approx(2.0**-26, rel=1e-12)  # sqrt(eps64)
+    assert _checks.tolerance(torch.complex64) == pytest.approx(2.0**-11.5, rel=1e-6)  # sqrt(eps32)
+    assert _checks.bits("0101", 4) == [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="4 values of 0 or 1"):
+        _checks.bits([0, 1, 2, 0], 4)

@@ -73,3 +73,15 @@ def test_batched_expectation():
     psi = tq.Circuit(1).ry(thetas, 0).run(tq.StateVector.zeros(1, dtype=torch.complex128))
     np.testing.assert_allclose(psi.expectation("Z0").numpy(), np.cos(thetas.numpy()), atol=1e-12)
     np.testing.assert_allclose(psi.expectation("X0").numpy(), np.sin(thetas.numpy()), atol=1e-12)
+
+
+def test_as_observable_accepts_every_form_and_refuses_others():
+    from tqsim.observables import as_observable
+
+    text = as_observable("Z0 + 0.5 X1")
+    assert isinstance(text, PauliSum) and len(text) == 2
+    single = as_observable(PauliString("Y2"))
+    assert [t.paulis for t in single] == [{2: "Y"}]
+    assert as_observable(text) is text
+    with pytest.raises(TypeError, match="got int"):
+        as_observable(3)
