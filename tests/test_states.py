@@ -1,7 +1,6 @@
 """StateVector and DensityMatrix constructors, read-out and sampling."""
 
 import numpy as np
-import pytest
 import qutip
 import scipy.stats
 import torch
@@ -9,7 +8,7 @@ import torch
 import tqsim as tq
 
 from circuits import random_circuit
-from oracles import embed, qutip_gate, random_state
+from oracles import embed, random_state
 
 
 def test_zeros_and_basis(dtype):

@@ -8,7 +8,6 @@ Parameters may be tensors that require grad.
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Callable, Sequence
 
