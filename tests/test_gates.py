@@ -99,3 +99,22 @@ def test_circuit_builders_mirror_gates():
     c.rx(0.2, 1).cx(0, 2)
     assert [op.name for op in c] == ["rx", "cx"]
     assert c[1].qubits == (0, 2)
+
+
+def test_diagonal_gate_on_scattered_and_all_qubits(rng):
+    from oracles import embed, random_state
+
+    n = 5
+    phases = np.exp(1j * rng.uniform(0, 2 * np.pi, size=4))
+    psi0 = random_state(n, rng)
+    out = tq.Circuit(n).diagonal(phases, [3, 1]).run(tq.StateVector.from_array(psi0)).amplitudes().numpy()
+    np.testing.assert_allclose(out, embed(np.diag(phases), [3, 1], n) @ psi0, atol=1e-12)
+    full = np.exp(1j * rng.uniform(0, 2 * np.pi, size=2**n))
+    out = tq.Circuit(n).diagonal(full, range(n)).run(tq.StateVector.from_array(psi0)).amplitudes().numpy()
+    np.testing.assert_allclose(out, full * psi0, atol=1e-12)
+    g = gates.diagonal(phases, [0, 2])
+    np.testing.assert_allclose((g.inverse().matrix(torch.complex128) @ g.matrix(torch.complex128)).numpy(), np.eye(4), atol=1e-12)
+    with pytest.raises(ValueError, match="not unitary"):
+        gates.diagonal([1.0, 0.5], [0])
+    with pytest.raises(ValueError, match=r"needs shape \(4,\)"):
+        gates.diagonal([1.0, 1.0], [0, 1])

@@ -164,3 +164,24 @@ def test_product_state_and_svd_gradient_on_cuda():
         tq.MPS.zeros(3, dtype=torch.complex128, device="cuda")).expectation("X0 + Z1 Z2")
     e.backward()
     assert torch.isfinite(phi.grad).all()
+
+
+# ---------------------------------------------------------------- maxcut
+
+
+def test_maxcut_families_train_on_cuda_like_on_cpu():
+    from tqsim.maxcut import FAMILIES, MaxCutProblem, make_ansatz, train
+
+    problem = MaxCutProblem.random_regular(10, 3, seed=1)
+    assert problem.brute_force(device="cuda")[0] == problem.brute_force()[0]
+    for family in FAMILIES:
+        runs = {}
+        for device in ("cpu", "cuda"):
+            model = make_ansatz(family, problem, seed=2, dtype=torch.complex128)
+            runs[device] = train(model, steps=3, lr=0.05, device=device, progress=False)
+        assert runs["cuda"].device.startswith("cuda")
+        for a, b in zip(runs["cpu"].history, runs["cuda"].history):
+            assert abs(a["loss"] - b["loss"]) < 1e-8, family
+            assert abs(a["entropy"] - b["entropy"]) < 1e-6, family
+    mps = make_ansatz("two-directional", problem, seed=2, backend="mps")
+    assert train(mps, steps=2, device="cuda", progress=False).device.startswith("cuda")

@@ -170,3 +170,13 @@ def test_batched_kets_give_batched_reduced_states():
     p = torch.cos(thetas / 2) ** 2
     expected = -(p * torch.log(p.clamp_min(1e-300)) + (1 - p) * torch.log((1 - p).clamp_min(1e-300)))
     np.testing.assert_allclose(s.numpy(), expected.numpy(), atol=1e-10)
+
+
+def test_qubit_states_on_every_kind():
+    sv = entangled_state(7)
+    ket = as_qutip(sv)
+    expected = np.stack([ket.ptrace(q).full() for q in range(N)])
+    for name, state in kinds(sv):
+        np.testing.assert_allclose(tq.qubit_states(state).numpy(), expected, atol=1e-10, err_msg=name)
+    p = tq.ProductState.random(N, generator=torch.Generator().manual_seed(8), dtype=torch.complex128)
+    np.testing.assert_allclose(tq.qubit_states(p).numpy(), tq.qubit_states(p.to_statevector()).numpy(), atol=1e-12)

@@ -13,6 +13,7 @@ from .info import (
     negativity,
     partial_trace,
     purity,
+    qubit_states,
     schmidt_values,
     trace_distance,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "negativity",
     "partial_trace",
     "purity",
+    "qubit_states",
     "schmidt_values",
     "tensor",
     "trace_distance",

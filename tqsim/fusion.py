@@ -19,7 +19,7 @@ import torch
 from .gates import Gate
 from .tensor.flat import apply_diagonal, apply_matrix
 
-__all__ = ["Block", "plan", "build_operator"]
+__all__ = ["Block", "block_size", "build_operator", "gate_operators", "plan"]
 
 
 @dataclass
@@ -32,6 +32,20 @@ class Block:
     @property
     def is_diagonal(self) -> bool:
         return all(g.is_diagonal for g in self.gates)
+
+
+def block_size(cuda: bool, tracks_gradient: bool) -> int:
+    """Largest block for a dense state, chosen by measurement (docs/benchmarks.md).
+
+    CUDA without autograd: 2 qubits, one Triton kernel each at memory speed.
+    With autograd every block is a ``torch.matmul`` whose inputs are kept for
+    the backward pass, so fewer, larger blocks win: 4 qubits on CUDA, 5 on the
+    CPU (a 20-qubit training step of the deep family: 0.82 s at 5, 1.10 s at
+    4, 2.2 s at 2). Plain CPU runs peak at 4 (brickwork circuits, n = 20-22).
+    """
+    if cuda:
+        return 4 if tracks_gradient else 2
+    return 5 if tracks_gradient else 4
 
 
 def _span(qubits) -> range:
@@ -84,25 +98,68 @@ def _close(block: Block, open_block: dict[int, Block], done: list[Block]) -> Non
     done.append(block)
 
 
-def build_operator(block: Block, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def gate_operators(gates: Sequence[Gate], dtype: torch.dtype, device: torch.device) -> dict[int, torch.Tensor]:
+    """Every gate's operator, built with one call per kind of parametrized gate.
+
+    A circuit of 200 RY gates with tensor angles would otherwise launch a
+    dozen tiny kernels per gate to build its matrices (on a GPU that, not the
+    state update, sets the time of a training step); stacking the angles
+    builds all of them at once. Keyed by ``id(gate)``.
+    """
+    operators: dict[int, torch.Tensor] = {}
+    groups: dict[tuple, list[Gate]] = {}
+    for g in gates:
+        batchable = g.params and not g.batch_shape and all(
+            not isinstance(p, torch.Tensor) or (p.ndim == 0 and not p.is_complex()) for p in g.params
+        )
+        if batchable:
+            groups.setdefault((g._build, len(g.params), g.is_diagonal), []).append(g)
+        else:
+            operators[id(g)] = g.operator(dtype, device)
+    for (build, count, _), members in groups.items():
+        if len(members) == 1:
+            operators[id(members[0])] = members[0].operator(dtype, device)
+            continue
+        stacked = []
+        for j in range(count):
+            values = [g.params[j] for g in members]
+            if any(isinstance(v, torch.Tensor) for v in values):
+                # float64 throughout: the builder casts to the state's precision, after the gradient's path
+                stacked.append(torch.stack([
+                    v.to(device=device, dtype=torch.float64) if isinstance(v, torch.Tensor)
+                    else torch.tensor(v, dtype=torch.float64, device=device) for v in values
+                ]))
+            else:
+                stacked.append(torch.tensor(values, dtype=torch.float64).to(device))
+        for g, op in zip(members, build(tuple(stacked), dtype, device).unbind(0)):
+            operators[id(g)] = op
+    return operators
+
+
+def build_operator(
+    block: Block, dtype: torch.dtype, device: torch.device, operators: dict[int, torch.Tensor] | None = None
+) -> torch.Tensor:
     """The block's diagonal ``(…, 2**m)`` or matrix ``(…, 2**m, 2**m)``.
 
     The operator starts as the identity on the block's qubits and each gate is
     applied to it with the same routine that applies gates to states (the
     columns of a matrix are states), so fusion adds no index arithmetic.
+    ``operators`` (from :func:`gate_operators`) supplies prebuilt gate operators.
     """
+    if operators is None:
+        operators = gate_operators(block.gates, dtype, device)
     m = len(block.qubits)
     local = {q: j for j, q in enumerate(block.qubits)}
     if len(block.gates) == 1 and block.gates[0].qubits == block.qubits:
-        return block.gates[0].operator(dtype, device)
+        return operators[id(block.gates[0])]
     if block.is_diagonal:
         op = torch.ones(1 << m, dtype=dtype, device=device)
         for g in block.gates:
-            op = apply_diagonal(op, g.operator(dtype, device), [local[q] for q in g.qubits])
+            op = apply_diagonal(op, operators[id(g)], [local[q] for q in g.qubits])
         return op
     columns = torch.eye(1 << m, dtype=dtype, device=device)  # row j = column j of the operator
     for g in block.gates:
-        op = g.operator(dtype, device)
+        op = operators[id(g)]
         targets = [local[q] for q in g.qubits]
         if g.batch_shape:
             op = op.unsqueeze(-3 if not g.is_diagonal else -2)

@@ -26,7 +26,7 @@ __all__ = [
     "Gate", "i", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg",
     "rx", "ry", "rz", "phase", "u3", "cx", "cy", "cz", "swap", "iswap",
     "cphase", "crx", "cry", "crz", "rxx", "ryy", "rzz", "ccx", "cswap",
-    "unitary", "controlled", "BUILDERS",
+    "unitary", "controlled", "diagonal", "BUILDERS",
 ]
 
 # build(params, dtype, device) -> diagonal (..., d) for diagonal gates, else matrix (..., d, d)
@@ -111,8 +111,8 @@ class Gate:
     def label(self) -> str:
         """Short text such as ``RX(0.3)`` for circuit drawings."""
         base = self.name.rstrip("†")
-        if base in ("unitary", "controlled"):
-            return "U" + self.name[len(base):]
+        if base in ("unitary", "controlled", "diagonal"):
+            return ("D" if base == "diagonal" else "U") + self.name[len(base):]
         if not self.params:
             return self.name.upper()
         return f"{self.name.upper()}({', '.join(_format_param(p) for p in self.params)})"
@@ -549,12 +549,44 @@ def controlled(matrix, controls: Sequence[int] | int, targets: Sequence[int] | i
     return Gate("controlled", controls + targets, (u,), build, batch_shape=u.shape[:-2], num_controls=num_controls)
 
 
+def diagonal(values, qubits: Sequence[int]) -> Gate:
+    """The diagonal unitary ``diag(values)`` on ``qubits`` (big-endian in the order given).
+
+    ``values`` has shape ``(2**k,)`` or ``(batch, 2**k)`` with ``|value| = 1``
+    (within ``sqrt(eps)``); a tensor keeps its gradient. A phase on the whole
+    register, such as QAOA's ``exp(-i gamma C)``, is one elementwise product.
+    """
+    qubits = _checks.qubit_list(qubits)
+    if not qubits:
+        raise ValueError("diagonal needs at least one qubit")
+    d = values if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
+    if not d.is_complex():
+        d = d.to(torch.complex128 if d.dtype == torch.float64 else torch.complex64)
+    size = 1 << len(qubits)
+    if d.ndim not in (1, 2) or d.shape[-1] != size:
+        raise ValueError(f"diagonal on {len(qubits)} qubit(s) needs shape ({size},) or (batch, {size}), got {tuple(d.shape)}")
+    moduli = d.detach().abs()
+    if not bool(torch.isfinite(moduli).all()):
+        raise ValueError("diagonal values hold NaN or infinite entries")
+    error = (moduli - 1).abs().max().item()
+    if error > _checks.tolerance(d.dtype):
+        raise ValueError(f"diagonal is not unitary: max ||value| - 1| = {error:.3g} exceeds {_checks.tolerance(d.dtype):.1e}")
+
+    def build(params, dtype, device):
+        return params[0].to(device=device, dtype=dtype)
+
+    def inverse(gate: Gate) -> Gate:
+        return diagonal(gate.params[0].conj(), gate.qubits)
+
+    return Gate("diagonal", qubits, (d,), build, True, inverse, batch_shape=d.shape[:-1])
+
+
 # names the Circuit builder methods mirror (the channels add theirs)
 BUILDERS: dict[str, Callable[..., Gate]] = {
     f.__name__: f
     for f in (
         i, x, y, z, h, s, sdg, t, tdg, sx, sxdg, rx, ry, rz, phase, u3,
         cx, cy, cz, swap, iswap, cphase, crx, cry, crz, rxx, ryy, rzz,
-        ccx, cswap, unitary, controlled,
+        ccx, cswap, unitary, controlled, diagonal,
     )
 }

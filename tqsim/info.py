@@ -26,11 +26,11 @@ from . import _checks
 from .states import MPS, DensityMatrix, StateVector
 from .states.product import ProductState
 from .tensor.contract import contract
-from .tensor.flat import permute_qubits
+from .tensor.flat import permute_qubits, run_grouped_shape
 from .tensor.tt import tt_inner, tt_move_center
 
 __all__ = [
-    "partial_trace", "entropy", "entropy_of_spectrum", "mutual_information", "purity",
+    "partial_trace", "qubit_states", "entropy", "entropy_of_spectrum", "mutual_information", "purity",
     "negativity", "log_negativity", "fidelity", "trace_distance", "schmidt_values",
 ]
 
@@ -60,26 +60,6 @@ def _complement(qubits: Sequence[int], n: int) -> tuple[int, ...]:
 
 
 # ----------------------------------------------------------------- partial trace
-
-
-def _run_shape(n: int, qubits: Sequence[int]) -> tuple[list[int], list[int]]:
-    """Grouped view of ``2**n`` where each run of adjacent sorted ``qubits`` is one axis.
-
-    Returns the shape and the positions of the run axes, e.g. qubits (1, 2, 5)
-    of 7: shape ``[2, 4, 4, 2, 2]``, run axes ``[1, 3]``.
-    """
-    shape, axes, end = [], [], 0
-    j = 0
-    while j < len(qubits):
-        start = qubits[j]
-        while j + 1 < len(qubits) and qubits[j + 1] == qubits[j] + 1:
-            j += 1
-        shape += [1 << (start - end), 1 << (qubits[j] - start + 1)]
-        axes.append(len(shape) - 1)
-        end = qubits[j] + 1
-        j += 1
-    shape.append(1 << (n - end))
-    return shape, axes
 
 
 def _gram_of_kept(x: torch.Tensor, kept_axes: list[int], batch: int) -> torch.Tensor:
@@ -125,7 +105,7 @@ def _gram_of_kept(x: torch.Tensor, kept_axes: list[int], batch: int) -> torch.Te
 
 def _ket_reduced(amps: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Tensor:
     """Reduced state over sorted ``keep`` of flat kets ``(*batch, 2**n)``."""
-    shape, axes = _run_shape(n, keep)
+    shape, axes = run_grouped_shape(n, keep)
     batch = amps.ndim - 1
     x = amps.reshape(*amps.shape[:-1], *shape)
     # size-1 axes carry nothing: drop them so "kept axes first/last" is recognised
@@ -136,7 +116,7 @@ def _ket_reduced(amps: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Tenso
 
 def _density_reduced(rho: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Tensor:
     """Reduced state over sorted ``keep`` of ``(*batch, 2**n, 2**n)`` through diagonal views."""
-    shape, axes = _run_shape(n, keep)
+    shape, axes = run_grouped_shape(n, keep)
     batch = rho.ndim - 2
     letters = iter(string.ascii_letters)
     batch_idx = [next(letters) for _ in range(batch)]
@@ -265,6 +245,38 @@ def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
     else:
         rho = _product_reduced(state, targets)
     return DensityMatrix(_reorder(rho, keep), len(keep))
+
+
+def qubit_states(state) -> torch.Tensor:
+    """Every single-qubit reduced state at once: shape ``(*batch, n, 2, 2)``.
+
+    ``<P_q> = Tr(rho_q P)`` for all qubits from one call: a ket costs one
+    contraction per qubit, an MPS one sweep of its orthogonality centre, a
+    product state nothing but outer products. Multi-basis encodings read their
+    spins from here.
+    """
+    _check_state(state)
+    n = state.num_qubits
+    if isinstance(state, StateVector):
+        amps = state.amplitudes()
+        rhos = []
+        for q in range(n):
+            x = amps.reshape(*amps.shape[:-1], 1 << q, 2, 1 << (n - q - 1))
+            rhos.append(contract("...asb,...atb->...st", x, x.conj()))
+        return torch.stack(rhos, dim=-3)
+    if isinstance(state, DensityMatrix):
+        return torch.stack([partial_trace(state, [q]).matrix() for q in range(n)], dim=-3)
+    if isinstance(state, ProductState):
+        v = state.vectors
+        return v.unsqueeze(-1) * v.conj().unsqueeze(-2)
+    cores = list(state.cores)
+    tt_move_center(cores, state.center, 0)
+    rhos = []
+    for q in range(n):
+        if q:
+            tt_move_center(cores, q - 1, q)
+        rhos.append(contract("asb,atb->st", cores[q], cores[q].conj()))
+    return torch.stack(rhos)
 
 
 # -------------------------------------------------------------------- entropies

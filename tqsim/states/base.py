@@ -118,24 +118,25 @@ class DenseState:
     def evolve(self, operations):
         """A new state with ``operations`` (gates, channels, a Circuit) applied in order.
 
-        Runs of gates between channels are fused into blocks (at most 4 qubits
-        on the CPU, 2 on CUDA where each block is one Triton kernel).
+        Runs of gates between channels are fused into blocks (sizes in
+        :func:`tqsim.fusion.block_size`).
         """
         operations = checked_operations(self, operations, self._takes_channels)
         data = self._data
-        max_qubits = 2 if data.is_cuda else 4
         track = torch.is_grad_enabled() and (
             data.requires_grad
             or any(isinstance(p, torch.Tensor) and p.requires_grad for op in operations for p in op.params)
         )
+        max_qubits = fusion.block_size(data.is_cuda, track)
         buffers = None if track else _Buffers()
         gates: list[Gate] = []
         for op in operations + [None]:
             if isinstance(op, Gate):
                 gates.append(op)
                 continue
+            operators = fusion.gate_operators(gates, self.dtype, self.device)
             for block in fusion.plan(gates, max_qubits):
-                operator = fusion.build_operator(block, self.dtype, self.device)
+                operator = fusion.build_operator(block, self.dtype, self.device, operators)
                 data = self._apply_gate_operator(data, operator, block.qubits, block.is_diagonal, buffers)
             gates = []
             if op is not None:

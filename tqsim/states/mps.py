@@ -313,8 +313,9 @@ class MPS:
         into neighbouring 2-qubit gates first, which changes no truncation)."""
         gates = checked_operations(self, operations, takes_channels=False, takes_batches=False)
         run = _Evolution(self)
+        operators = fusion.gate_operators(gates, self.dtype, self.device)
         for block in fusion.plan(gates, 2):
-            op = fusion.build_operator(block, self.dtype, self.device)
+            op = fusion.build_operator(block, self.dtype, self.device, operators)
             run.apply(torch.diag_embed(op) if block.is_diagonal else op, list(block.qubits))
         return MPS(run.cores, self.max_bond, self.cutoff, run.center, run.discarded)
 

@@ -13,6 +13,7 @@ from .flat import (
     num_qubits_of,
     permute_qubits,
     reduce_to,
+    run_grouped_shape,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "num_qubits_of",
     "permute_qubits",
     "reduce_to",
+    "run_grouped_shape",
 ]

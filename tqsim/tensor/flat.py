@@ -27,6 +27,7 @@ __all__ = [
     "num_qubits_of",
     "permute_qubits",
     "reduce_to",
+    "run_grouped_shape",
 ]
 
 
@@ -53,6 +54,28 @@ def grouped_shape(num_qubits: int, qubits: Sequence[int]) -> list[int]:
         previous = q
     shape.append(1 << (num_qubits - previous - 1))
     return shape
+
+
+def run_grouped_shape(num_qubits: int, qubits: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Grouped view where each run of adjacent sorted ``qubits`` is one axis.
+
+    Returns the shape and the positions of the run axes, e.g. qubits (1, 2, 5)
+    of 7: shape ``[2, 4, 4, 2, 2]``, run axes ``[1, 3]``. A run of ``r`` qubits
+    is one axis of size ``2**r``, big-endian like the flat index, so an operator
+    on all ``n`` qubits needs three axes, not ``2n + 1``.
+    """
+    shape, axes, end = [], [], 0
+    j = 0
+    while j < len(qubits):
+        start = qubits[j]
+        while j + 1 < len(qubits) and qubits[j + 1] == qubits[j] + 1:
+            j += 1
+        shape += [1 << (start - end), 1 << (qubits[j] - start + 1)]
+        axes.append(len(shape) - 1)
+        end = qubits[j] + 1
+        j += 1
+    shape.append(1 << (num_qubits - end))
+    return shape, axes
 
 
 def _sorted_order(qubits: Sequence[int]) -> list[int]:
@@ -193,8 +216,8 @@ def apply_diagonal(
     if order != list(range(k)):
         diagonal = _reorder_operator(diagonal, order, 1)
     targets = [qubits[i] for i in order]
-    shape = grouped_shape(n, targets)
-    dshape = [1 if i % 2 == 0 else 2 for i in range(len(shape))]
+    shape, axes = run_grouped_shape(n, targets)
+    dshape = [size if i in axes else 1 for i, size in enumerate(shape)]
     d = diagonal.reshape(*diagonal.shape[:-1], *dshape)
     x = state.reshape(*state.shape[:-1], *shape)
     if out is not None:

@@ -1,0 +1,215 @@
+"""MaxCut training speed: every family, TensorLy-Quantum's MBE circuit, large MPS runs.
+
+1. ms per training step (forward + backward + Adam step + read-out + entropy
+   tracking, as `tqsim maxcut` runs it) of each family at 20 qubits on the
+   default graph, with the peak memory of a step, on the CPU and (when present)
+   the GPU.
+2. TensorLy-Quantum 0.1.0's multi-basis-encoding example circuit (20 qubits:
+   RY on every qubit, CZ on (0,1), (2,3), ..., RY again; 40 graph nodes read
+   from <Z> and <X>; loss sum w tanh(s_i) tanh(s_j)) against the same circuit
+   and loss in tqsim, on the same device, in one run.
+3. The MPS backend at n = 40 and 60 (one- and two-directional, max_bond 32).
+
+Medians over timed steps after warm-up steps.
+
+    python benchmarks/bench_maxcut.py [--quick] [--device cpu|cuda|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+
+import tqsim as tq
+from tqsim.bench_qutip import peak_extra_memory
+from tqsim.maxcut import FAMILIES, MaxCutProblem, make_ansatz, mbe_spins
+from tqsim.maxcut.objective import readout
+from tqsim.maxcut.train import OPTIMIZERS
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def median_step_ms(step, device: str, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        step()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def family_step(model, device: str):
+    """One step as tqsim.maxcut.train runs it (entropy of 6 qubits, read-out)."""
+    model.to(device)
+    opt = OPTIMIZERS["adam"](model.parameters(), lr=0.05)
+    generator = torch.Generator(device=device).manual_seed(0)
+
+    def step():
+        state = model()
+        loss, _ = model.loss(state)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        readout(model.problem, state, model.encoding, generator)
+        with torch.no_grad():
+            if model.backend != "product":
+                tq.entropy(state, range(6))
+
+    return step
+
+
+def families(devices, quick):
+    n = 12 if quick else 20
+    problem = MaxCutProblem.random_regular(n, 3, seed=0)
+    print(f"\n1. one training step per family, {n} qubits, complex64 (ms; peak memory of a step)")
+    print("| family | backend | parameters | " + " | ".join(f"{d} ms/step | {d} peak MiB" for d in devices) + " |")
+    print("|---|---|---|" + "---|---|" * len(devices))
+    for family in FAMILIES:
+        cells = []
+        for device in devices:
+            model = make_ansatz(family, problem, seed=0)
+            step = family_step(model, device)
+            ms = median_step_ms(step, device, 2, 3 if quick else 10)
+            memory = peak_extra_memory(step, device)
+            cells += [f"{ms:.2f}", f"{memory / 2**20:.1f}"]
+        print(f"| {family} | {model.backend} | {sum(p.numel() for p in model.parameters())} | " + " | ".join(cells) + " |")
+
+
+class MBECircuit(torch.nn.Module):
+    """TensorLy-Quantum's MBE example circuit in tqsim: RY, CZ on even pairs, RY."""
+
+    def __init__(self, n: int, backend: str, generator: torch.Generator):
+        super().__init__()
+        self.n, self.backend = n, backend
+        self.theta = torch.nn.Parameter(torch.rand(2, n, generator=generator))
+
+    def forward(self):
+        c = tq.Circuit(self.n)
+        for q in range(self.n):
+            c.ry(self.theta[0, q], q)
+        for q in range(0, self.n - 1, 2):
+            c.cz(q, q + 1)
+        for q in range(self.n):
+            c.ry(self.theta[1, q], q)
+        device = self.theta.device
+        start = tq.MPS.zeros(self.n, max_bond=32, device=device) if self.backend == "mps" else tq.StateVector.zeros(self.n, device=device)
+        return c.run(start)
+
+
+def mbe_terms(n: int, device: str):
+    """The example's random graph on 2n nodes: 2n edges, weights uniform in [0, 1)."""
+    g = torch.Generator().manual_seed(0)
+    terms = 2 * n
+    v1, v2 = torch.randint(2 * n, (terms,), generator=g), torch.randint(2 * n, (terms,), generator=g)
+    v2[v2 == v1] += 1
+    v2[v2 >= 2 * n] = 0
+    return v1.to(device), v2.to(device), torch.rand(terms, generator=g).to(device)
+
+
+def tensorly_quantum_step(n: int, device: str):
+    import tensorly as tl
+    import tlquantum as tlq
+
+    tl.set_backend("pytorch")
+    ncontraq = ncontral = 2
+    state = tlq.qubits_contract(tlq.spins_to_tt_state([0] * n, device=device), ncontraq)
+    unitaries = [tlq.UnaryGatesUnitary(n, ncontraq, device=device),
+                 tlq.BinaryGatesUnitary(n, ncontraq, tlq.cz(device=device), 0),
+                 tlq.UnaryGatesUnitary(n, ncontraq, device=device)]
+    circuit = tlq.TTCircuit(unitaries, ncontraq, ncontral)
+    opz = torch.tensor([[1.0, 0], [0, -1]], device=device)
+    opx = torch.tensor([[0.0, 1], [1, 0]], device=device)
+    opt = torch.optim.Adam(circuit.parameters(), lr=0.1)
+    v1, v2, w = mbe_terms(n, device)
+
+    def step():
+        z, x = circuit.forward_single_qubit(state, opz, opx)
+        s = torch.tanh(torch.cat((z, x)))
+        loss = (w * s[v1] * s[v2]).sum()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+    return step
+
+
+def tqsim_mbe_step(n: int, device: str, backend: str):
+    model = MBECircuit(n, backend, torch.Generator().manual_seed(0)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    v1, v2, w = mbe_terms(n, device)
+
+    def step():
+        s = torch.tanh(mbe_spins(model(), 2 * n))
+        loss = (w * s[v1] * s[v2]).sum()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+    return step
+
+
+def tensorly_quantum(devices, quick):
+    n = 20
+    try:
+        import tlquantum  # noqa: F401
+    except ImportError:
+        print("\n2. TensorLy-Quantum is not installed (pip install tensorly-quantum packaging): skipped")
+        return
+    print(f"\n2. TensorLy-Quantum 0.1.0's MBE circuit, {n} qubits, {2 * n} nodes (ms per step, float32 / complex64)")
+    print("| device | TensorLy-Quantum | tqsim dense | tqsim MPS | TLQ / best tqsim |")
+    print("|---|---|---|---|---|")
+    for device in devices:
+        t_tlq = median_step_ms(tensorly_quantum_step(n, device), device, 3, 5 if quick else 20)
+        t_dense = median_step_ms(tqsim_mbe_step(n, device, "dense"), device, 3, 5 if quick else 20)
+        t_mps = median_step_ms(tqsim_mbe_step(n, device, "mps"), device, 3, 5 if quick else 20)
+        print(f"| {device} | {t_tlq:.2f} | {t_dense:.2f} | {t_mps:.2f} | {t_tlq / min(t_dense, t_mps):.1f}x |")
+
+
+def large_mps(devices, quick):
+    sizes = (24,) if quick else (40, 60)
+    print(f"\n3. MPS backend, max_bond 32, complex64 (ms per step)")
+    print("| n | family | " + " | ".join(devices) + " |")
+    print("|---|---|" + "---|" * len(devices))
+    for n in sizes:
+        problem = MaxCutProblem.random_regular(n, 3, seed=0)
+        for family in ("one-directional", "two-directional"):
+            cells = []
+            for device in devices:
+                model = make_ansatz(family, problem, seed=0, backend="mps", max_bond=32)
+                cells.append(f"{median_step_ms(family_step(model, device), device, 1, 3 if quick else 5):.1f}")
+            print(f"| {n} | {family} | " + " | ".join(cells) + " |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="all", help="cpu, cuda or all (default: every device present)")
+    parser.add_argument("--sections", default="1,2,3", help="which of the sections 1,2,3 to run")
+    args = parser.parse_args(argv)
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+          + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+    sections = set(args.sections.split(","))
+    if "1" in sections:
+        families(devices, args.quick)
+    if "2" in sections:
+        tensorly_quantum(devices, args.quick)
+    if "3" in sections:
+        large_mps(devices, args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""Variational MaxCut: problems against networkx and brute force, families against
+finite differences and each other, QAOA quality bounds, training, checkpoints, CLI."""
+
+import itertools
+import json
+import math
+import os
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+import tqsim as tq
+from tqsim.cli import main
+from tqsim.maxcut import FAMILIES, MaxCutProblem, make_ansatz, mbe_spins, train
+
+
+def enumerate_cuts(graph: nx.Graph, nodes: list) -> np.ndarray:
+    """Cut size of every assignment (big-endian over ``nodes``) with networkx.cut_size."""
+    values = []
+    for bits in itertools.product([0, 1], repeat=len(nodes)):
+        side = {v for v, b in zip(nodes, bits) if b}
+        values.append(nx.cut_size(graph, side, weight="weight"))
+    return np.array(values, dtype=float)
+
+
+@pytest.fixture
+def weighted_graph():
+    rng = np.random.default_rng(3)
+    g = nx.Graph()
+    labels = ["a", "b", "c", "d", "e", "f", "g"]
+    for u, v in itertools.combinations(labels, 2):
+        if rng.random() < 0.5:
+            g.add_edge(u, v, weight=float(rng.uniform(0.2, 2.0)))
+    return g
+
+
+def test_problem_cut_values_and_diagonal_match_networkx(weighted_graph):
+    p = MaxCutProblem(weighted_graph)
+    assert p.nodes == sorted(weighted_graph.nodes) and p.index["c"] == 2
+    expected = enumerate_cuts(weighted_graph, p.nodes)
+    np.testing.assert_allclose(p.cost_diagonal().numpy(), expected, atol=1e-12)
+    all_bits = torch.tensor(list(itertools.product([0, 1], repeat=p.num_nodes)))
+    np.testing.assert_allclose(p.cut_value(all_bits).numpy(), expected, atol=1e-12)  # batched
+    best, bits = p.brute_force(chunk=7)
+    assert best == pytest.approx(expected.max()) and float(p.cut_value(bits)) == pytest.approx(best)
+    # the ZZ form gives the same diagonal
+    h = p.cost_observable().matrix(p.num_nodes, torch.complex128)
+    np.testing.assert_allclose(torch.diagonal(h).real.numpy(), expected, atol=1e-12)
+
+
+def test_random_regular_is_the_networkx_graph_with_unit_weights():
+    p = MaxCutProblem.random_regular(20, 3, seed=0)
+    g = nx.random_regular_graph(3, 20, seed=0)
+    assert {tuple(sorted(e)) for e in p.edges.tolist()} == {tuple(sorted(e)) for e in g.edges}
+    assert p.weights.tolist() == [1.0] * 30
+
+
+def test_edge_list_file(tmp_path):
+    path = tmp_path / "g.txt"
+    path.write_text("# a triangle and a tail\n0 1\n1 2 2.5\n2 0\nx 2 0.5\n")
+    p = MaxCutProblem.from_edge_list(path)
+    assert p.nodes == [0, 1, 2, "x"]  # integer labels become ints; mixed labels sort by type, then text
+    assert p.total_weight == pytest.approx(5.0)
+    assert p.brute_force()[0] == pytest.approx(enumerate_cuts(p.graph, p.nodes).max())
+
+
+def small_problem(n=6, seed=2):
+    return MaxCutProblem.random_regular(n, 3, seed=seed)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_family_gradient_matches_finite_differences(family):
+    p = small_problem()
+    model = make_ansatz(family, p, depth=2 if family != "deep" else 2, seed=1, dtype=torch.complex128)
+    loss, _ = model.loss(model())
+    loss.backward()
+    params = list(model.parameters())
+    h = 1e-6
+    for param in params:
+        flat = param.data.view(-1)
+        for j in range(min(3, flat.numel())):
+            old = flat[j].item()
+            flat[j] = old + h
+            up = model.loss(model())[0].item()
+            flat[j] = old - h
+            down = model.loss(model())[0].item()
+            flat[j] = old
+            assert abs(param.grad.view(-1)[j].item() - (up - down) / (2 * h)) < 1e-6, (family, j)
+
+
+@pytest.mark.parametrize("family", ["one-directional", "two-directional", "deep", "qaoa"])
+def test_dense_and_mps_give_the_same_loss(family):
+    p = small_problem(8, seed=4)
+    dense = make_ansatz(family, p, depth=2, seed=3, dtype=torch.complex128, backend="dense")
+    mps = make_ansatz(family, p, depth=2, seed=3, dtype=torch.complex128, backend="mps", max_bond=None, cutoff=0)
+    assert abs(dense.loss(dense())[0].item() - mps.loss(mps())[0].item()) < 1e-9
+    product = make_ansatz("product", p, seed=3, dtype=torch.complex128)
+    as_dense = make_ansatz("product", p, seed=3, dtype=torch.complex128, backend="dense")
+    assert abs(product.loss(product())[0].item() - as_dense.loss(as_dense())[0].item()) < 1e-12
+
+
+def test_family_circuits_have_the_documented_structure():
+    p = small_problem(4, seed=1)
+    one = make_ansatz("one-directional", p, depth=1).circuit()
+    assert [(op.name, op.qubits) for op in one][4:] == [("cx", (0, 1)), ("cx", (1, 2)), ("cx", (2, 3))]
+    two = make_ansatz("two-directional", p, depth=1).circuit()
+    names = [(op.name, op.qubits) for op in two]
+    assert names[4:7] == [("cx", (0, 1)), ("cx", (1, 2)), ("cx", (2, 3))]
+    assert names[11:] == [("cx", (3, 2)), ("cx", (2, 1)), ("cx", (1, 0))]
+    deep = make_ansatz("deep", p)
+    assert deep.depth == 6 and len(deep.circuit()) == 6 * len(two)
+    qaoa = make_ansatz("qaoa", p, depth=2, backend="mps").circuit()
+    assert sum(op.name == "rzz" for op in qaoa) == 2 * len(p.edges) and sum(op.name == "rx" for op in qaoa) == 8
+
+
+def test_qaoa_meets_the_farhi_goldstone_gutmann_bound_on_3_regular_graphs():
+    # p = 1: expected cut / optimum >= 0.6924; p = 3: >= 0.7924 (the issue's quality bar)
+    for n, seed in ((8, 1), (10, 2)):
+        p = MaxCutProblem.random_regular(n, 3, seed=seed)
+        optimum = p.brute_force()[0]
+        for depth, bound in ((1, 0.6924), (3, 0.7924)):
+            model = make_ansatz("qaoa", p, depth, dtype=torch.complex128)
+            result = train(model, steps=60, lr=0.05, device="cpu", progress=False, optimum=optimum)
+            assert result.final["expected_ratio"] >= bound, (n, depth, result.final["expected_ratio"])
+
+
+def test_mbe_spins_and_loss():
+    p = small_problem(8, seed=5)  # 8 nodes on 4 qubits
+    model = make_ansatz("one-directional", p, encoding="mbe", seed=2, dtype=torch.complex128)
+    assert model.num_qubits == 4
+    state = model()
+    spins = mbe_spins(state, 8)
+    z = [state.expectation(f"Z{q}").item() for q in range(4)]
+    x = [state.expectation(f"X{q}").item() for q in range(4)]
+    np.testing.assert_allclose(spins.detach().numpy(), z + x, atol=1e-12)
+    loss, relaxed = model.loss(state)
+    t = np.tanh(np.array(z + x))
+    energy = sum(w * t[i] * t[j] for (i, j), w in zip(p.edges.tolist(), p.weights.tolist()))
+    assert loss.item() == pytest.approx(energy, abs=1e-12)
+    assert relaxed.item() == pytest.approx((p.total_weight - energy) / 2, abs=1e-12)
+    with pytest.raises(ValueError, match="QAOA uses one node per qubit"):
+        make_ansatz("qaoa", p, encoding="mbe")
+
+
+def test_entropy_penalty_is_added_and_differentiable():
+    p = small_problem(6)
+    plain = make_ansatz("one-directional", p, seed=4, dtype=torch.complex128)
+    penalised = make_ansatz("one-directional", p, seed=4, dtype=torch.complex128, entropy_penalty=0.7, penalty_qubits=2)
+    state = plain()
+    s = tq.entropy(state, [0, 1]).item()
+    assert penalised.loss(penalised())[0].item() == pytest.approx(plain.loss(state)[0].item() + 0.7 * s, abs=1e-10)
+    penalised.loss(penalised())[0].backward()
+    assert torch.isfinite(penalised.theta.grad).all()
+
+
+def test_training_improves_and_records_history():
+    p = small_problem(8, seed=6)
+    optimum = p.brute_force()[0]
+    model = make_ansatz("two-directional", p, seed=0)
+    result = train(model, steps=40, lr=0.1, device="cpu", progress=False, optimum=optimum, track_entropy=3)
+    h = result.history
+    assert len(h) == 40 and h[-1]["loss"] < h[0]["loss"]
+    assert result.best_cut == max(row["readout_cut"] for row in h)
+    assert float(p.cut_value(torch.tensor(result.best_bits))) == result.best_cut
+    assert all(0 <= row["entropy"] <= 3 * math.log(2) + 1e-6 for row in h)
+    assert result.final["readout_ratio"] == pytest.approx(result.best_cut / optimum)
+    assert result.num_parameters == 16 and result.device == "cpu"
+
+
+def test_resume_reaches_the_same_result_as_an_uninterrupted_run(tmp_path):
+    p = small_problem(8, seed=7)
+    for family in ("one-directional", "qaoa"):
+        full = train(make_ansatz(family, p, seed=5, backend="mps"), steps=12, lr=0.1, device="cpu", progress=False,
+                     seed=3, out=str(tmp_path / "full"))
+        partial_dir = str(tmp_path / f"part-{family}")
+        train(make_ansatz(family, p, seed=5, backend="mps"), steps=5, lr=0.1, device="cpu", progress=False, seed=3,
+              out=partial_dir, checkpoint_every=5)
+        resumed = train(make_ansatz(family, p, seed=5, backend="mps"), steps=12, lr=0.1, device="cpu", progress=False,
+                        seed=3, out=partial_dir, resume=True)
+        assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
+        assert resumed.best_bits == full.best_bits
+        assert not any(name.endswith(".tmp") for name in os.listdir(partial_dir))
+    other = MaxCutProblem.random_regular(8, 3, seed=8)
+    with pytest.raises(ValueError, match="another graph or family"):
+        train(make_ansatz("one-directional", other, seed=5, backend="mps"), steps=12, device="cpu", progress=False,
+              out=str(tmp_path / "part-one-directional"), resume=True)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_steps_done(tmp_path, monkeypatch):
+    p = small_problem(6)
+    model = make_ansatz("one-directional", p, seed=0)
+    calls = {"n": 0}
+    original = type(model).loss
+
+    def interrupting(self, state):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(self, state)
+
+    monkeypatch.setattr(type(model), "loss", interrupting)
+    result = train(model, steps=10, device="cpu", progress=False, out=str(tmp_path))
+    assert result.interrupted and len(result.history) == 3
+    saved = torch.load(tmp_path / "checkpoint-one-directional.pt", weights_only=False)
+    assert saved["step"] == 3 and len(saved["history"]) == 3
+
+
+def test_main_job_writes_table_json_csv_and_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["maxcut", "--nodes", "8", "--steps", "5", "--out", str(out), "--no-progress", "--device", "cpu"])
+    assert code == 0
+    text = capsys.readouterr().out
+    for family in FAMILIES:
+        assert family in text
+    data = json.loads((out / "results.json").read_text())
+    assert [r["family"] for r in data["results"]] == list(FAMILIES)
+    assert all(len(r["history"]) == 5 and r["optimum"] for r in data["results"])
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("family,step,loss") and len(rows) == 1 + 5 * len(FAMILIES)
+    assert (out / "maxcut.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--nodes", "5", "--degree", "3"], "no 3-regular graph on 5 nodes"),
+        (["--steps", "0"], "steps must be >= 1"),
+        (["--lr", "-1"], "lr must be a finite number > 0"),
+        (["--depth", "0"], "depth must be >= 1"),
+        (["--device", "cuda"], "CUDA is not available"),
+        (["--graph", "/nonexistent/graph.txt"], "cannot read graph file"),
+    ],
+)
+def test_main_job_bad_input_one_line_no_traceback(argv, message, capsys, tmp_path):
+    if argv[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code = main(["maxcut", "--out", str(tmp_path), "--no-progress", "--nodes", "6", *argv])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_problem_bad_input():
+    loop = nx.Graph([(0, 1), (1, 1)])
+    with pytest.raises(ValueError, match=r"self-loops \[\(1, 1\)\]"):
+        MaxCutProblem(loop)
+    empty = nx.Graph()
+    empty.add_nodes_from([0, 1])
+    with pytest.raises(ValueError, match="no edges"):
+        MaxCutProblem(empty)
+    bad = nx.Graph()
+    bad.add_edge(0, 1, weight="heavy")
+    with pytest.raises(ValueError, match=r"edge \(0, 1\) has weight 'heavy'"):
+        MaxCutProblem(bad)
+    with pytest.raises(ValueError, match="undirected"):
+        MaxCutProblem(nx.DiGraph([(0, 1)]))
+    with pytest.raises(TypeError, match="networkx.Graph"):
+        MaxCutProblem([(0, 1)])
+    big = MaxCutProblem(nx.path_graph(27))
+    with pytest.raises(ValueError, match=r"n <= 26: train a variational model"):
+        big.brute_force()
+    p = small_problem(6)
+    with pytest.raises(ValueError, match=r"end in 6 values"):
+        p.cut_value(torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="0 or 1"):
+        p.cut_value(torch.full((6,), 2))
+
+
+def test_model_and_training_bad_input(tmp_path):
+    p = small_problem(6)
+    with pytest.raises(ValueError, match="unknown family 'wide'"):
+        make_ansatz("wide", p)
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        make_ansatz("deep", p, depth=0)
+    with pytest.raises(ValueError, match="entangles qubits; use backend 'dense' or 'mps'"):
+        make_ansatz("one-directional", p, backend="product")
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        make_ansatz("one-directional", p, backend="gpu")
+    with pytest.raises(ValueError, match="max_bond must be >= 1"):
+        make_ansatz("one-directional", p, backend="mps", max_bond=0)
+    model = make_ansatz("one-directional", p)
+    with pytest.raises(ValueError, match=r"entropy subsystem size must be an int in 1..5, got 6"):
+        train(model, steps=2, progress=False, track_entropy=6, device="cpu")
+    with pytest.raises(ValueError, match=r"entropy subsystem size must be an int in 1..5, got 0"):
+        train(model, steps=2, progress=False, track_entropy=0, device="cpu")
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        train(model, steps=0, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got 0"):
+        train(model, steps=2, lr=0, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        train(model, steps=2, optimizer="rmsprop", progress=False, device="cpu")
+    with pytest.raises(ValueError, match="need an output folder"):
+        train(model, steps=2, resume=True, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="entropy_penalty must be a finite number >= 0"):
+        make_ansatz("one-directional", p, entropy_penalty=-1.0)
+    (tmp_path / "checkpoint-one-directional.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        train(model, steps=2, out=str(tmp_path), resume=True, progress=False, device="cpu")

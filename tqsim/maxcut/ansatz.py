@@ -1,0 +1,272 @@
+"""Variational circuit families for MaxCut, as ``torch.nn.Module``s.
+
+Each family builds a :class:`tqsim.Circuit` from its registered parameters and
+runs it on a state backend: ``"dense"`` (StateVector, up to 26 qubits),
+``"mps"`` (MPS with ``max_bond``) or ``"product"`` (ProductState, product
+family only). ``forward()`` returns the state; :meth:`MaxCutAnsatz.loss`
+turns it into the training loss. Diagrams of every family are in
+docs/maxcut.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import _checks
+from ..circuit import Circuit
+from ..info import entropy
+from ..states import MPS, ProductState, StateVector
+from .objective import ENCODINGS, expected_cut, mbe_spins, qubits_needed
+from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem, _cost_diagonal
+
+__all__ = ["FAMILIES", "BACKENDS", "MaxCutAnsatz", "make_ansatz"]
+
+BACKENDS = ("dense", "mps", "product")
+
+
+class MaxCutAnsatz(nn.Module):
+    """Common part of every family: problem, encoding, backend, loss.
+
+    Parameters
+    ----------
+    problem : MaxCutProblem
+    depth : int
+        Number of layers (QAOA: p).
+    backend : str or None
+        ``"dense"``, ``"mps"`` or ``"product"``; None picks dense up to 26
+        qubits, MPS beyond (product for the product family).
+    encoding : str
+        ``"node"`` (one node per qubit) or ``"mbe"`` (two nodes per qubit).
+    max_bond, cutoff : MPS truncation.
+    entropy_penalty : float
+        ``lambda`` in ``loss + lambda * S(first penalty_qubits qubits)``.
+    penalty_qubits : int or None
+        Size of that subsystem (default: up to 6 qubits, fewer than half the register).
+    dtype : torch.complex64 (default) or torch.complex128.
+    """
+
+    family = ""
+
+    def __init__(
+        self,
+        problem: MaxCutProblem,
+        depth: int = 1,
+        backend: str | None = None,
+        encoding: str = "node",
+        max_bond: int | None = 32,
+        cutoff: float = 1e-10,
+        entropy_penalty: float = 0.0,
+        penalty_qubits: int | None = None,
+        dtype: torch.dtype = torch.complex64,
+    ):
+        super().__init__()
+        if not isinstance(problem, MaxCutProblem):
+            raise TypeError(f"problem must be a MaxCutProblem, got {type(problem).__name__}")
+        self.problem = problem
+        self.depth = _checks.positive_int(depth, "depth")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
+        self.encoding = encoding
+        self.num_qubits = qubits_needed(problem, encoding)
+        self.backend = self._choose_backend(backend)
+        self.max_bond, self.cutoff = max_bond, cutoff
+        MPS([torch.zeros(1, 2, 1)], max_bond, cutoff)  # validates max_bond and cutoff
+        if isinstance(entropy_penalty, bool) or not isinstance(entropy_penalty, (int, float)) or not math.isfinite(entropy_penalty) or entropy_penalty < 0:
+            raise ValueError(f"entropy_penalty must be a finite number >= 0, got {entropy_penalty!r}")
+        self.entropy_penalty = float(entropy_penalty)
+        self.penalty_qubits = default_entropy_qubits(self.num_qubits) if penalty_qubits is None else penalty_qubits
+        check_entropy_qubits(self.penalty_qubits, self.num_qubits)
+        self.complex_dtype = _checks.complex_dtype(dtype)
+        self.real_dtype = _checks.real_dtype(self.complex_dtype)
+
+    def _choose_backend(self, backend: str | None) -> str:
+        n = self.num_qubits
+        if backend is None:
+            backend = "product" if self.family == "product" else ("dense" if n <= BRUTE_FORCE_LIMIT else "mps")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        if backend == "product" and self.family != "product":
+            raise ValueError(f"the {self.family} family entangles qubits; use backend 'dense' or 'mps', not 'product'")
+        if backend == "dense" and n > BRUTE_FORCE_LIMIT:
+            raise ValueError(f"a dense state of {n} qubits does not fit; use backend='mps' beyond {BRUTE_FORCE_LIMIT} qubits")
+        return backend
+
+    # ------------------------------------------------------------- circuits
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def build(self, circuit: Circuit) -> None:  # pragma: no cover - each family overrides
+        raise NotImplementedError
+
+    def circuit(self) -> Circuit:
+        c = Circuit(self.num_qubits)
+        self.build(c)
+        return c
+
+    def initial_state(self):
+        n, dtype, device = self.num_qubits, self.complex_dtype, self.device
+        if self.backend == "product":
+            return ProductState.zeros(n, dtype=dtype, device=device)
+        if self.backend == "mps":
+            return MPS.zeros(n, max_bond=self.max_bond, cutoff=self.cutoff, dtype=dtype, device=device)
+        return StateVector.zeros(n, dtype=dtype, device=device)
+
+    def forward(self):
+        """The state prepared by the circuit with the current parameters."""
+        return self.circuit().run(self.initial_state())
+
+    # ---------------------------------------------------------------- losses
+    def loss(self, state) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loss, expected cut)``; for MBE the "expected cut" is the relaxed
+        cut ``(W - energy) / 2`` of the tanh spins."""
+        if self.encoding == "mbe":
+            energy = self.problem.spin_energy(torch.tanh(mbe_spins(state, self.problem.num_nodes)))
+            value, objective = (self.problem.total_weight - energy) / 2, energy
+        else:
+            value = expected_cut(self.problem, state)
+            objective = -value
+        if self.entropy_penalty:
+            objective = objective + self.entropy_penalty * entropy(state, range(self.penalty_qubits))
+        return objective, value
+
+    def extra_repr(self) -> str:
+        return f"qubits={self.num_qubits}, depth={self.depth}, backend={self.backend!r}, encoding={self.encoding!r}"
+
+
+def default_entropy_qubits(num_qubits: int) -> int:
+    """The subsystem watched during training: 6 qubits, or fewer than half of a small register."""
+    return max(1, min(6, (num_qubits - 1) // 2 if num_qubits > 2 else 1))
+
+
+def check_entropy_qubits(k, num_qubits: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= num_qubits - 1:
+        raise ValueError(f"entropy subsystem size must be an int in 1..{num_qubits - 1}, got {k!r}")
+
+
+def _angles(generator: torch.Generator, *shape: int) -> nn.Parameter:
+    """Initial angles: pi/2 (|+> after RY) plus small noise, so training starts off every symmetry."""
+    return nn.Parameter(math.pi / 2 + 0.1 * torch.randn(*shape, generator=generator, dtype=torch.float64))
+
+
+class ProductAnsatz(MaxCutAnsatz):
+    """RY on every qubit; ``depth`` layers of them compose to one. No entanglement."""
+
+    family = "product"
+
+    def __init__(self, problem, depth=1, generator=None, **options):
+        super().__init__(problem, depth, **options)
+        self.theta = _angles(generator, self.depth, self.num_qubits)
+
+    def build(self, c):
+        for layer in self.theta:
+            for q in range(self.num_qubits):
+                c.ry(layer[q], q)
+
+    def forward(self):
+        if self.backend != "product":
+            return super().forward()
+        # RY layers on |0> compose: one vectorised product state, no per-gate work
+        angles = self.theta.sum(0).to(self.real_dtype)
+        return ProductState.from_angles(angles, dtype=self.complex_dtype, device=self.device)
+
+
+def _ladder(c: Circuit, n: int, downward: bool) -> None:
+    pairs = [(q, q + 1) for q in range(n - 1)] if downward else [(q + 1, q) for q in range(n - 2, -1, -1)]
+    for control, target in pairs:
+        c.cx(control, target)
+
+
+class OneDirectionalAnsatz(MaxCutAnsatz):
+    """Per layer: RY on every qubit, then CNOT(q -> q+1) for q = 0..n-2."""
+
+    family = "one-directional"
+
+    def __init__(self, problem, depth=1, generator=None, **options):
+        super().__init__(problem, depth, **options)
+        self.theta = _angles(generator, self.depth, self.num_qubits)
+
+    def build(self, c):
+        for layer in self.theta:
+            for q in range(self.num_qubits):
+                c.ry(layer[q], q)
+            _ladder(c, self.num_qubits, downward=True)
+
+
+class TwoDirectionalAnsatz(MaxCutAnsatz):
+    """Per layer: RY, the downward CNOT ladder, RY, the upward ladder CNOT(q+1 -> q)."""
+
+    family = "two-directional"
+
+    def __init__(self, problem, depth=1, generator=None, **options):
+        super().__init__(problem, depth, **options)
+        self.theta = _angles(generator, self.depth, 2, self.num_qubits)
+
+    def build(self, c):
+        for layer in self.theta:
+            for half, downward in ((layer[0], True), (layer[1], False)):
+                for q in range(self.num_qubits):
+                    c.ry(half[q], q)
+                _ladder(c, self.num_qubits, downward)
+
+
+class DeepAnsatz(TwoDirectionalAnsatz):
+    """The two-directional layer repeated ``depth`` times (default 6)."""
+
+    family = "deep"
+
+    def __init__(self, problem, depth=6, generator=None, **options):
+        super().__init__(problem, depth, generator, **options)
+
+
+class QAOAAnsatz(MaxCutAnsatz):
+    """From |+...+>, ``depth`` = p layers of ``exp(-i gamma C)`` then ``RX(2 beta)`` on every qubit.
+
+    Dense states apply the cost layer as one diagonal over all basis states;
+    MPS as one RZZ per edge (equal up to a global phase). Starts on a linear
+    ramp, ``gamma_l = 0.8 (l + 1/2) / p``, ``beta_l = 0.4 (1 - (l + 1/2) / p)``.
+    """
+
+    family = "qaoa"
+
+    def __init__(self, problem, depth=1, generator=None, **options):
+        super().__init__(problem, depth, **options)
+        if self.encoding != "node":
+            raise ValueError("QAOA uses one node per qubit; the 'mbe' encoding needs another family")
+        ramp = (torch.arange(self.depth, dtype=torch.float64) + 0.5) / self.depth
+        self.gamma = nn.Parameter(0.8 * ramp)
+        self.beta = nn.Parameter(0.4 * (1 - ramp))
+
+    def build(self, c):
+        n = self.num_qubits
+        for q in range(n):
+            c.h(q)
+        for gamma, beta in zip(self.gamma, self.beta):
+            if self.backend == "dense":
+                cost = _cost_diagonal(self.problem, self.real_dtype, self.device)
+                c.diagonal(torch.polar(torch.ones_like(cost), -gamma.to(self.real_dtype) * cost), range(n))
+            else:
+                for (i, j), w in zip(self.problem.edges.tolist(), self.problem.weights.tolist()):
+                    c.rzz(-gamma * w, i, j)  # exp(-i gamma w (1 - ZZ)/2) up to a phase
+            for q in range(n):
+                c.rx(2 * beta, q)
+
+
+FAMILIES = {
+    cls.family: cls
+    for cls in (ProductAnsatz, OneDirectionalAnsatz, TwoDirectionalAnsatz, DeepAnsatz, QAOAAnsatz)
+}
+
+
+def make_ansatz(family: str, problem: MaxCutProblem, depth: int | None = None, seed: int = 0, **options) -> MaxCutAnsatz:
+    """A family by name, its angles drawn from ``seed`` (depth None: the family's default)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    generator = torch.Generator().manual_seed(seed)
+    cls = FAMILIES[family]
+    if depth is None:
+        return cls(problem, generator=generator, **options)
+    return cls(problem, depth, generator=generator, **options)

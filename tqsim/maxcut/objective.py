@@ -1,0 +1,76 @@
+"""Losses and read-outs of MaxCut states.
+
+Two encodings:
+
+- ``"node"``: one node per qubit. The loss is ``-<C>``; the read-out is the
+  best cut among the 64 most likely bitstrings (dense states), among 256
+  samples (MPS), or ``bit_q = [<Z_q> < 0]`` (product states).
+- ``"mbe"``, multi-basis encoding (Patti, Kossaifi, Anandkumar and Yelin,
+  arXiv:2106.13304): two nodes per qubit, node ``q`` read from ``<Z_q>`` and
+  node ``n + q`` from ``<X_q>``. The loss is the Ising energy
+  ``sum w_ij tanh(s_i) tanh(s_j)`` of the relaxed spins; the read-out rounds
+  them, ``bit = [s < 0]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..info import qubit_states
+from ..states import MPS, ProductState, StateVector
+from .problem import MaxCutProblem, _cost_diagonal
+
+__all__ = ["ENCODINGS", "qubits_needed", "expected_cut", "mbe_spins", "readout", "READOUT_CANDIDATES", "READOUT_SHOTS"]
+
+ENCODINGS = ("node", "mbe")
+READOUT_CANDIDATES = 64
+READOUT_SHOTS = 256
+
+
+def qubits_needed(problem: MaxCutProblem, encoding: str) -> int:
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
+    return problem.num_nodes if encoding == "node" else math.ceil(problem.num_nodes / 2)
+
+
+def expected_cut(problem: MaxCutProblem, state) -> torch.Tensor:
+    """``<C>``: one pass over the probabilities of a dense state, local contractions otherwise."""
+    if isinstance(state, StateVector):
+        probs = state.probabilities()
+        return (probs * _cost_diagonal(problem, probs.dtype, probs.device)).sum(-1)
+    if isinstance(state, ProductState):  # <Z_i Z_j> = <Z_i><Z_j>: a few vectorised operations
+        rho = qubit_states(state)
+        return (problem.total_weight - problem.spin_energy((rho[..., 0, 0] - rho[..., 1, 1]).real)) / 2
+    return state.expectation(problem.cost_observable())
+
+
+def mbe_spins(state, num_nodes: int) -> torch.Tensor:
+    """``(<Z_0>, ..., <Z_{n-1}>, <X_0>, ...)`` cut to ``num_nodes`` spins."""
+    rho = qubit_states(state)
+    z = (rho[..., 0, 0] - rho[..., 1, 1]).real
+    x = 2 * rho[..., 0, 1].real
+    return torch.cat([z, x], dim=-1)[..., :num_nodes]
+
+
+def readout(problem: MaxCutProblem, state, encoding: str, generator: torch.Generator | None = None):
+    """The best assignment the state points to: ``(cut value, bits)``."""
+    with torch.no_grad():
+        if encoding == "mbe":
+            bits = (mbe_spins(state, problem.num_nodes) < 0).long()
+            return float(problem.cut_value(bits)), bits.cpu()
+        if isinstance(state, ProductState):
+            rho = qubit_states(state)
+            bits = ((rho[..., 0, 0] - rho[..., 1, 1]).real < 0).long()
+            return float(problem.cut_value(bits)), bits.cpu()
+        n = problem.num_nodes
+        if isinstance(state, MPS):
+            candidates = state.sample(READOUT_SHOTS, generator=generator, bits=True)
+        else:
+            probs = state.probabilities()
+            index = torch.topk(probs, min(READOUT_CANDIDATES, probs.shape[-1])).indices
+            candidates = (index[:, None] >> torch.arange(n - 1, -1, -1, device=index.device)) & 1
+        values = problem.cut_value(candidates)
+        best = int(values.argmax())
+        return float(values[best]), candidates[best].cpu()

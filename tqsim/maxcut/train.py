@@ -1,0 +1,229 @@
+"""Training loop: autograd, progress, entanglement tracking, atomic checkpoints.
+
+Every step runs the circuit once; the same state gives the loss (with its
+gradient), the read-out and the entropy of the watched qubits. Read-outs that
+sample draw from a generator seeded by (seed, step), so a run resumed from a
+checkpoint retraces the uninterrupted run exactly on the CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from .. import _checks
+from ..info import entropy
+from .ansatz import MaxCutAnsatz, check_entropy_qubits, default_entropy_qubits
+from .objective import readout
+
+__all__ = ["TrainResult", "train", "OPTIMIZERS", "resolve_device"]
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
+AUTO_OPTIMUM_NODES = 24  # brute force runs by default up to this many nodes
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; ``history`` has one dict per step."""
+
+    family: str
+    encoding: str
+    backend: str
+    device: str
+    num_qubits: int
+    num_parameters: int
+    steps: int
+    optimum: float | None
+    best_cut: float
+    best_bits: list[int]
+    history: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def final(self) -> dict:
+        return self.history[-1] if self.history else {}
+
+    @property
+    def ms_per_step(self) -> float:
+        """Median wall time of a step, the first (warm-up) step left out."""
+        times = [h["seconds"] for h in self.history[1:]] or [h["seconds"] for h in self.history]
+        return 1e3 * statistics.median(times) if times else math.nan
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["ms_per_step"] = self.ms_per_step
+        return data
+
+
+def resolve_device(device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return _checks.device(device)
+
+
+def _fingerprint(model: MaxCutAnsatz) -> str:
+    """Identifies the problem and model a checkpoint belongs to."""
+    p = model.problem
+    text = repr((model.family, model.encoding, model.backend, model.depth, model.num_qubits,
+                 [repr(v) for v in p.nodes], p.edges.tolist(), p.weights.tolist()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _save_atomically(payload: dict, path: str) -> None:
+    tmp = f"{path}.tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # readers see the old checkpoint or the new one, never half of one
+
+
+class _Progress:
+    """A one-line progress bar on stderr (a line every 10% when stderr is not a terminal)."""
+
+    def __init__(self, label: str, total: int, enabled: bool):
+        self.label, self.total, self.enabled = label, total, enabled
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.start = time.perf_counter()
+
+    def update(self, step: int, row: dict) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        done = step + 1
+        milestone = done == self.total or done * 10 // self.total != step * 10 // self.total
+        if (self.tty and now - self.last < 0.2 and done != self.total) or (not self.tty and not milestone):
+            return
+        self.last = now
+        width = 24
+        bar = "#" * (width * done // self.total)
+        ratio = row.get("readout_ratio")
+        text = (f"{self.label:16s} [{bar:<{width}}] {done}/{self.total}  loss {row['loss']:+.4f}  "
+                f"best cut {row['best_cut']:g}" + (f" ({ratio:.3f})" if ratio is not None else "")
+                + (f"  S {row['entropy']:.3f}" if row.get("entropy") is not None else "")
+                + f"  {now - self.start:.1f}s")
+        print(("\r" if self.tty else "") + text, end="" if self.tty and done != self.total else "\n",
+              file=sys.stderr, flush=True)
+
+
+def train(
+    model: MaxCutAnsatz,
+    steps: int = 100,
+    lr: float = 0.05,
+    optimizer: str = "adam",
+    device="auto",
+    seed: int = 0,
+    progress: bool = True,
+    track_entropy: int | None = None,
+    out: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    optimum: float | None | str = "auto",
+) -> TrainResult:
+    """Train ``model`` for ``steps`` optimizer steps and return a :class:`TrainResult`.
+
+    Parameters
+    ----------
+    track_entropy : int or None
+        Size k of the watched subsystem (qubits 0..k-1); default 6 for 20 qubits.
+    out, checkpoint_every, resume
+        With ``out``, a checkpoint ``checkpoint-<family>.pt`` is written every
+        ``checkpoint_every`` steps and at the end (and on Ctrl-C); ``resume``
+        continues from it, refusing one written for another graph or family.
+    optimum : float, None or "auto"
+        The best cut, for approximation ratios; "auto" brute-forces it up to 24 nodes.
+    """
+    if not isinstance(model, MaxCutAnsatz):
+        raise TypeError(f"model must be a MaxCut ansatz (tqsim.maxcut.make_ansatz), got {type(model).__name__}")
+    steps = _checks.positive_int(steps, "steps")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+    if checkpoint_every is not None:
+        checkpoint_every = _checks.positive_int(checkpoint_every, "checkpoint_every")
+    if (checkpoint_every or resume) and out is None:
+        raise ValueError("checkpoints and resume need an output folder (out=...)")
+    k = default_entropy_qubits(model.num_qubits) if track_entropy is None else track_entropy
+    check_entropy_qubits(k, model.num_qubits)
+    dev = resolve_device(device)
+    if optimum == "auto":
+        optimum = model.problem.brute_force()[0] if model.problem.num_nodes <= AUTO_OPTIMUM_NODES else None
+
+    model.to(dev)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    result = TrainResult(model.family, model.encoding, model.backend, str(dev), model.num_qubits,
+                         sum(p.numel() for p in model.parameters()), steps, optimum, -math.inf, [])
+    path = os.path.join(out, f"checkpoint-{model.family}.pt") if out else None
+    start_step = 0
+    if out:
+        os.makedirs(out, exist_ok=True)
+    if resume and path and os.path.exists(path):
+        start_step = _restore(path, model, opt, result)
+
+    def checkpoint(step_done: int) -> None:
+        if path:
+            _save_atomically({
+                "fingerprint": _fingerprint(model), "step": step_done, "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "history": result.history, "best_cut": result.best_cut,
+                "best_bits": result.best_bits,
+            }, path)
+
+    bar = _Progress(model.family, steps, progress)
+    step = start_step
+    try:
+        for step in range(start_step, steps):
+            began = time.perf_counter()
+            state = model()
+            loss, value = model.loss(state)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            generator = torch.Generator(device=dev).manual_seed(seed * 1_000_003 + step)
+            cut, bits = readout(model.problem, state, model.encoding, generator)
+            if cut > result.best_cut:
+                result.best_cut, result.best_bits = cut, bits.tolist()
+            with torch.no_grad():
+                s = float(entropy(state, range(k))) if model.backend != "product" else 0.0
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            row = {
+                "step": step + 1, "loss": loss.item(), "expected_cut": value.item(), "readout_cut": cut,
+                "best_cut": result.best_cut, "entropy": s, "seconds": time.perf_counter() - began,
+            }
+            if optimum:
+                row["expected_ratio"] = row["expected_cut"] / optimum
+                row["readout_ratio"] = result.best_cut / optimum
+            result.history.append(row)
+            bar.update(step, row)
+            if checkpoint_every and (step + 1) % checkpoint_every == 0:
+                checkpoint(step + 1)
+        step = steps
+    except KeyboardInterrupt:
+        result.interrupted = True
+        print(f"\n{model.family}: interrupted after {len(result.history)} steps; keeping what was done",
+              file=sys.stderr)
+    checkpoint(len(result.history))
+    return result
+
+
+def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult) -> int:
+    try:
+        saved = torch.load(path, map_location=model.device, weights_only=False)
+    except Exception as error:  # a torn or foreign file: say which
+        raise ValueError(f"cannot read checkpoint {path!r}: {error}") from None
+    if saved.get("fingerprint") != _fingerprint(model):
+        raise ValueError(
+            f"checkpoint {path!r} was written for another graph or family (or depth, backend, encoding); "
+            f"remove it or choose another --out"
+        )
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["optimizer"])
+    result.history = list(saved["history"])
+    result.best_cut, result.best_bits = saved["best_cut"], list(saved["best_bits"])
+    return int(saved["step"])
