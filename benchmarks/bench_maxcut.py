@@ -10,9 +10,13 @@
    and loss in tqsim, on the same device, in one run.
 3. The MPS backend at n = 40 and 60 (one- and two-directional, max_bond 32).
 
-Medians over timed steps after warm-up steps.
+Medians over timed steps after warm-up steps. Peak memory is the resident
+memory a step adds on the CPU (polled; meaningful only with
+``MALLOC_MMAP_THRESHOLD_=131072``, which hands freed blocks back at once but
+slows dense steps, so take times from a run without it) and
+``torch.cuda.max_memory_allocated`` on a GPU.
 
-    python benchmarks/bench_maxcut.py [--quick] [--device cpu|cuda|all]
+    python benchmarks/bench_maxcut.py [--quick] [--device cpu|cuda|all] [--sections 1,2,3]
 """
 
 from __future__ import annotations
