@@ -298,3 +298,35 @@ def test_model_and_training_bad_input(tmp_path):
     (tmp_path / "checkpoint-one-directional.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         train(model, steps=2, out=str(tmp_path), resume=True, progress=False, device="cpu")
+
+
+def test_readout_finds_the_cut_a_state_points_to():
+    from tqsim.maxcut.objective import expected_cut, readout
+
+    p = small_problem(6, seed=9)
+    optimum, bits = p.brute_force()
+    index = int("".join(map(str, bits.tolist())), 2)
+    # a dense state concentrated on an optimal bitstring, with some weight elsewhere
+    amps = torch.full((64,), 0.05, dtype=torch.complex128)
+    amps[index] = 1
+    state = tq.StateVector.from_array(amps, normalize=True)
+    cut, found = readout(p, state, "node")
+    assert cut == optimum and float(p.cut_value(found)) == optimum
+    probs = state.probabilities()
+    assert expected_cut(p, state).item() == pytest.approx(float((probs * p.cost_diagonal()).sum()))
+    # the same assignment as a product state and as an MPS sample
+    product = tq.ProductState.from_angles(np.pi * bits.double().numpy(), dtype=torch.complex128)
+    assert readout(p, product, "node")[0] == optimum
+    mps = tq.MPS.from_statevector(state)
+    assert readout(p, mps, "node", torch.Generator().manual_seed(0))[0] == optimum
+
+
+def test_report_table_lists_every_family():
+    from tqsim.maxcut.report import table
+
+    p = small_problem(6)
+    results = [train(make_ansatz(f, p, seed=0), steps=2, device="cpu", progress=False) for f in ("product", "qaoa")]
+    text = table(results, p, 2).splitlines()
+    assert text[1].split()[:4] == ["family", "params", "expected", "cut"]
+    assert text[3].startswith("product") and text[4].startswith("qaoa")
+    assert f"{results[1].best_cut:g}" in text[4].split()

@@ -152,6 +152,11 @@ def _angles(generator: torch.Generator, *shape: int) -> nn.Parameter:
     return nn.Parameter(math.pi / 2 + 0.1 * torch.randn(*shape, generator=generator, dtype=torch.float64))
 
 
+def _ry_layer(c: Circuit, angles: torch.Tensor) -> None:
+    for q, angle in enumerate(angles):
+        c.ry(angle, q)
+
+
 class ProductAnsatz(MaxCutAnsatz):
     """RY on every qubit; ``depth`` layers of them compose to one. No entanglement."""
 
@@ -163,8 +168,7 @@ class ProductAnsatz(MaxCutAnsatz):
 
     def build(self, c):
         for layer in self.theta:
-            for q in range(self.num_qubits):
-                c.ry(layer[q], q)
+            _ry_layer(c, layer)
 
     def forward(self):
         if self.backend != "product":
@@ -191,8 +195,7 @@ class OneDirectionalAnsatz(MaxCutAnsatz):
 
     def build(self, c):
         for layer in self.theta:
-            for q in range(self.num_qubits):
-                c.ry(layer[q], q)
+            _ry_layer(c, layer)
             _ladder(c, self.num_qubits, downward=True)
 
 
@@ -208,8 +211,7 @@ class TwoDirectionalAnsatz(MaxCutAnsatz):
     def build(self, c):
         for layer in self.theta:
             for half, downward in ((layer[0], True), (layer[1], False)):
-                for q in range(self.num_qubits):
-                    c.ry(half[q], q)
+                _ry_layer(c, half)
                 _ladder(c, self.num_qubits, downward)
 
 
