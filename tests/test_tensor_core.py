@@ -136,3 +136,28 @@ def test_grouped_view_never_exceeds_cuda_dimension_limit():
     u = torch.eye(2, dtype=torch.complex64)
     for qubits in itertools.combinations(range(16), 1):
         assert apply_matrix(rho, u, list(qubits)).shape == rho.shape
+
+
+def test_ket_reduced_and_trace_out_match_numpy(rng):
+    from tqsim.tensor import ket_reduced, trace_out
+
+    n = 6
+    psi = random_state(n, rng)
+    rho = np.outer(psi, psi.conj())
+    for keep in ([0], [1, 2], [0, 3, 5], [4, 5]):
+        others = [q for q in range(n) if q not in keep]
+        t = psi.reshape([2] * n).transpose(keep + others).reshape(2 ** len(keep), -1)
+        expected = t @ t.conj().T
+        np.testing.assert_allclose(ket_reduced(torch.tensor(psi), keep).numpy(), expected, atol=1e-12)
+        np.testing.assert_allclose(trace_out(torch.tensor(rho), keep).numpy(), expected, atol=1e-12)
+
+
+def test_tt_merge_contracts_neighbouring_cores(rng):
+    from tqsim.tensor.tt import tt_from_dense, tt_merge
+
+    t = torch.tensor(rng.normal(size=(2, 3, 2, 2)))
+    cores, _ = tt_from_dense(t)
+    merged = tt_merge(cores[1:3])
+    assert merged.shape == (cores[1].shape[0], 6, cores[2].shape[-1])
+    whole = tt_merge(cores).reshape(2, 3, 2, 2)
+    np.testing.assert_allclose(whole.numpy(), t.numpy(), atol=1e-12)

@@ -17,7 +17,6 @@ of the cut; an MPS cut that splits the chain in two uses its Schmidt values.
 from __future__ import annotations
 
 import math
-import string
 from typing import Sequence
 
 import torch
@@ -26,8 +25,8 @@ from . import _checks
 from .states import MPS, DensityMatrix, StateVector
 from .states.product import ProductState
 from .tensor.contract import contract
-from .tensor.flat import permute_qubits, run_grouped_shape
-from .tensor.tt import tt_inner, tt_move_center
+from .tensor.flat import gram_over_axes, ket_reduced, permute_qubits, trace_out
+from .tensor.tt import tt_inner, tt_merge, tt_move_center
 
 __all__ = [
     "partial_trace", "qubit_states", "entropy", "entropy_of_spectrum", "mutual_information", "purity",
@@ -36,7 +35,6 @@ __all__ = [
 
 STATE_KINDS = (StateVector, DensityMatrix, MPS, ProductState)
 PURE_KINDS = (StateVector, MPS, ProductState)
-_CHUNK_ELEMENTS = 1 << 16
 _MAX_DENSE_KEEP = 14  # reduced density matrices of at most 2**14 x 2**14
 
 
@@ -60,82 +58,6 @@ def _complement(qubits: Sequence[int], n: int) -> tuple[int, ...]:
 
 
 # ----------------------------------------------------------------- partial trace
-
-
-def _gram_of_kept(x: torch.Tensor, kept_axes: list[int], batch: int) -> torch.Tensor:
-    """``sum over the other axes of x[kept] conj(x[kept'])`` as a ``(K, K)`` matrix.
-
-    ``x``'s first ``batch`` axes are kept apart. The sum is split into chunks:
-    when the kept axes lead or trail, each chunk (a sixteenth of ``x`` on the
-    CPU) is a slice of a matrix view and costs no copy; otherwise each chunk
-    (an eighth on the CPU, a half on CUDA) is cut along the largest other axis
-    and permuted. On the CPU peak memory stays within about 1.3 times ``x``.
-    """
-    lead = x.shape[:batch]
-    core = x.shape[batch:]
-    kept = math.prod(x.shape[a] for a in kept_axes)
-    rest = x[(0,) * batch].numel() // kept if batch else x.numel() // kept
-    positions = [a - batch for a in kept_axes]
-    if x.is_cuda:  # one product per view (launches cost more than memory); permuted copies in halves
-        step, budget = rest, max(_CHUNK_ELEMENTS, x.numel() // 2)
-    else:  # the CPU's BLAS packs each operand once per thread: views get the smaller budget
-        step = max(1, max(_CHUNK_ELEMENTS, x.numel() // 16) // kept)
-        budget = max(_CHUNK_ELEMENTS, x.numel() // 8)
-    if positions == list(range(len(positions))):  # kept axes first: C C^H over column blocks
-        m = x.reshape(*lead, kept, rest)
-        return sum(c @ c.mH for c in m.split(step, dim=-1))
-    if positions == list(range(len(core) - len(positions), len(core))):  # kept axes last
-        m = x.reshape(*lead, rest, kept)
-        # BLAS reads c^H in place; the conjugate is taken of the small result
-        return sum(c.mH @ c for c in m.split(step, dim=-2)).conj()
-    others = [a for a in range(batch, x.ndim) if a not in kept_axes]
-    # cut along the outermost axis that allows small enough chunks: contiguous pieces
-    needed = -(-x.numel() // budget)
-    cuttable = [a for a in others if x.shape[a] >= needed]
-    chunk_axis = cuttable[0] if cuttable else max(others, key=lambda a: x.shape[a])
-    size = x.shape[chunk_axis]
-    per_slice = max(1, x.numel() // size)
-    result = None
-    for part in x.split(max(1, budget // per_slice), dim=chunk_axis):
-        m = torch.movedim(part, kept_axes, list(range(batch, batch + len(kept_axes)))).reshape(*lead, kept, -1)
-        gram = m @ m.mH
-        result = gram if result is None else result + gram
-    return result
-
-
-def _ket_reduced(amps: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Tensor:
-    """Reduced state over sorted ``keep`` of flat kets ``(*batch, 2**n)``."""
-    shape, axes = run_grouped_shape(n, keep)
-    batch = amps.ndim - 1
-    x = amps.reshape(*amps.shape[:-1], *shape)
-    # size-1 axes carry nothing: drop them so "kept axes first/last" is recognised
-    squeezed = [a for a in range(len(shape)) if shape[a] > 1 or a in axes]
-    x = x.reshape(*amps.shape[:-1], *[shape[a] for a in squeezed])
-    return _gram_of_kept(x, [batch + squeezed.index(a) for a in axes], batch)
-
-
-def _density_reduced(rho: torch.Tensor, n: int, keep: Sequence[int]) -> torch.Tensor:
-    """Reduced state over sorted ``keep`` of ``(*batch, 2**n, 2**n)`` through diagonal views."""
-    shape, axes = run_grouped_shape(n, keep)
-    batch = rho.ndim - 2
-    letters = iter(string.ascii_letters)
-    batch_idx = [next(letters) for _ in range(batch)]
-    rows, cols, kept_rows, kept_cols = [], [], [], []
-    for j in range(len(shape)):
-        if j in axes:
-            r, c = next(letters), next(letters)
-            rows.append(r)
-            cols.append(c)
-            kept_rows.append(r)
-            kept_cols.append(c)
-        else:
-            t = next(letters)  # a traced group: the same index on rows and columns
-            rows.append(t)
-            cols.append(t)
-    equation = "".join(batch_idx + rows + cols) + "->" + "".join(batch_idx + kept_rows + kept_cols)
-    x = rho.reshape(*rho.shape[:-2], *shape, *shape)
-    k = 1 << len(keep)
-    return contract(equation, x).reshape(*rho.shape[:-2], k, k)
 
 
 _MPS_BLOCK_ELEMENTS = 1 << 22
@@ -180,10 +102,7 @@ def _mps_reduced(mps: MPS, keep: Sequence[int]) -> torch.Tensor:
     center = min(max(mps.center, first), last)
     tt_move_center(cores, mps.center, center)
     if last - first + 1 == len(keep) and cores[first].shape[0] * cores[last].shape[-1] << len(keep) <= _MPS_BLOCK_ELEMENTS:
-        block = cores[first]
-        for q in range(first + 1, last + 1):
-            block = contract("anb,bmc->anmc", block, cores[q]).reshape(block.shape[0], -1, cores[q].shape[-1])
-        return _gram_of_kept(block, [1], 0)
+        return gram_over_axes(tt_merge(cores[first:last + 1]), [1])
     tt_move_center(cores, center, first)
     left_keep = list(keep[: max(1, len(keep) // 2)])
     split = left_keep[-1]
@@ -237,9 +156,9 @@ def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
         )
     targets = sorted(keep)
     if isinstance(state, StateVector):
-        rho = _ket_reduced(state.amplitudes(), n, targets)
+        rho = ket_reduced(state.amplitudes(), targets)
     elif isinstance(state, DensityMatrix):
-        rho = _density_reduced(state.matrix(), n, targets)
+        rho = trace_out(state.matrix(), targets)
     elif isinstance(state, MPS):
         rho = _mps_reduced(state, targets)
     else:

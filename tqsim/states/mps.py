@@ -22,7 +22,7 @@ from .. import _checks, fusion
 from ..tensor.contract import contract
 from ..tensor.flat import permute_qubits
 from ..tensor.svd import svd, truncated_svd
-from ..tensor.tt import check_cores, tt_from_dense, tt_move_center, tt_orthogonalize, tt_to_dense
+from ..tensor.tt import check_cores, tt_from_dense, tt_merge, tt_move_center, tt_orthogonalize, tt_to_dense
 from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
 from .statevector import StateVector
 
@@ -355,11 +355,7 @@ class _Evolution:
         """Apply a ``2**k`` matrix on sites ``first .. first+k-1`` and split them again."""
         if not first <= self.center <= first + k - 1:
             self.move_center(first if self.center < first else first + k - 1)
-        block = self.cores[first]
-        for site in range(first + 1, first + k):
-            core = self.cores[site]
-            block = contract("anb,bmc->anmc", block, core).reshape(block.shape[0], -1, core.shape[-1])
-        block = contract("st,atb->asb", matrix, block)
+        block = contract("st,atb->asb", matrix, tt_merge(self.cores[first:first + k]))
         left_bond, right_bond = block.shape[0], block.shape[-1]
         for site in range(first, first + k - 1):
             rest = 1 << (first + k - 1 - site)

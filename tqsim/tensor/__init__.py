@@ -9,11 +9,14 @@ from .flat import (
     apply_diagonal,
     apply_matrix,
     flip_qubits,
+    gram_over_axes,
     grouped_shape,
+    ket_reduced,
     num_qubits_of,
     permute_qubits,
     reduce_to,
     run_grouped_shape,
+    trace_out,
 )
 
 __all__ = [
@@ -22,10 +25,13 @@ __all__ = [
     "contract",
     "contraction_cache_info",
     "flip_qubits",
+    "gram_over_axes",
     "grouped_shape",
+    "ket_reduced",
     "mode_product",
     "num_qubits_of",
     "permute_qubits",
     "reduce_to",
     "run_grouped_shape",
+    "trace_out",
 ]

@@ -23,6 +23,7 @@ from .svd import svd, truncated_svd
 
 __all__ = [
     "tt_from_dense",
+    "tt_merge",
     "tt_to_dense",
     "tt_orthogonalize",
     "tt_move_center",
@@ -86,6 +87,15 @@ def tt_from_dense(
         rest = split.s.to(split.vh.dtype).unsqueeze(-1) * split.vh
     cores.append(rest.reshape(rest.shape[0], shape[-1], 1))
     return cores, discarded
+
+
+def tt_merge(cores: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Contract a run of neighbouring cores into one core ``(r_first, prod n_k, r_last)``."""
+    block = cores[0]
+    for core in cores[1:]:
+        # (a, N, b) x (b, n, c) -> (a, N * n, c)
+        block = contract("anb,bmc->anmc", block, core).reshape(block.shape[0], -1, core.shape[-1])
+    return block
 
 
 def tt_to_dense(cores: Sequence[torch.Tensor]) -> torch.Tensor:
