@@ -310,7 +310,7 @@ def gram_over_axes(x: torch.Tensor, kept_axes: list[int], batch: int = 0) -> tor
     if positions == list(range(len(core) - len(positions), len(core))):  # kept axes last
         m = x.reshape(*lead, rest, kept)
         # BLAS reads c^H in place; the conjugate is taken of the small result
-        return sum(c.mH @ c for c in m.split(step, dim=-2)).conj()
+        return sum(c.mH @ c for c in m.split(step, dim=-2)).conj().resolve_conj()
     others = [a for a in range(batch, x.ndim) if a not in kept_axes]
     # cut along the outermost axis that allows small enough chunks: contiguous pieces
     needed = -(-x.numel() // budget)
