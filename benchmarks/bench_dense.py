@@ -23,13 +23,12 @@ import json
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench_circuits import brickwork, brickwork_circuit
+from tqsim.benchtools import brickwork, brickwork_circuit, median_time
 
 
 def qiskit_circuit(n, layers):
@@ -44,16 +43,6 @@ def qiskit_circuit(n, layers):
             qc.cz(n - 1 - a, n - 1 - b)
     qc.save_statevector()
     return qc
-
-
-def median_time(fn, repeats: int) -> tuple[float, object]:
-    result = fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def cpu_part(sizes, depth, repeats):

@@ -182,7 +182,7 @@ def tensorly_quantum(devices, quick):
 
 def large_mps(devices, quick):
     sizes = (24,) if quick else (40, 60)
-    print(f"\n3. MPS backend, max_bond 32, complex64 (ms per step)")
+    print("\n3. MPS backend, max_bond 32, complex64 (ms per step)")
     print("| n | family | " + " | ".join(devices) + " |")
     print("|---|---|" + "---|" * len(devices))
     for n in sizes:

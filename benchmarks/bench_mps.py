@@ -13,15 +13,13 @@ two final states are also compared with each other.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench_circuits import brickwork, brickwork_circuit
+from tqsim.benchtools import brickwork, brickwork_circuit, median_time
 
 MAX_BOND = 32
 CUTOFF = 1e-12
@@ -43,16 +41,6 @@ def run_quimb(n: int, layers):
 def run_tqsim(n: int, layers) -> tq.MPS:
     start = tq.MPS.zeros(n, max_bond=MAX_BOND, cutoff=CUTOFF, dtype=torch.complex128)
     return brickwork_circuit(n, layers).run(start)
-
-
-def median_time(fn, repeats: int):
-    result = fn()  # warm-up (quimb compiles kernels on first use)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main(argv=None) -> int:

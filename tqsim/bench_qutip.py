@@ -27,7 +27,7 @@ import torch
 
 import tqsim as tq
 from tqsim import _checks
-from tqsim.bench_circuits import brickwork, brickwork_circuit
+from tqsim.benchtools import brickwork, brickwork_circuit
 
 QUICK = {
     "ket": [10, 12], "dm": [8, 9], "entropy": [12], "mutual": [8, 9], "mps": [12], "circuit": [8, 10],

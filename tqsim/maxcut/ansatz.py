@@ -19,6 +19,7 @@ from .. import _checks
 from ..circuit import Circuit
 from ..info import entropy
 from ..states import MPS, ProductState, StateVector
+from ..states.mps import check_truncation
 from .objective import ENCODINGS, expected_cut, mbe_spins, qubits_needed
 from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem, _cost_diagonal
 
@@ -72,8 +73,7 @@ class MaxCutAnsatz(nn.Module):
         self.encoding = encoding
         self.num_qubits = qubits_needed(problem, encoding)
         self.backend = self._choose_backend(backend)
-        self.max_bond, self.cutoff = max_bond, cutoff
-        MPS([torch.zeros(1, 2, 1)], max_bond, cutoff)  # validates max_bond and cutoff
+        self.max_bond, self.cutoff = check_truncation(max_bond, cutoff)
         if isinstance(entropy_penalty, bool) or not isinstance(entropy_penalty, (int, float)) or not math.isfinite(entropy_penalty) or entropy_penalty < 0:
             raise ValueError(f"entropy_penalty must be a finite number >= 0, got {entropy_penalty!r}")
         self.entropy_penalty = float(entropy_penalty)
@@ -157,14 +157,21 @@ def _ry_layer(c: Circuit, angles: torch.Tensor) -> None:
         c.ry(angle, q)
 
 
-class ProductAnsatz(MaxCutAnsatz):
-    """RY on every qubit; ``depth`` layers of them compose to one. No entanglement."""
+class _RYLayers(MaxCutAnsatz):
+    """Families whose parameters are RY angles: ``ry_per_layer`` rotations of every qubit per layer."""
 
-    family = "product"
+    ry_per_layer = 1
 
     def __init__(self, problem, depth=1, generator=None, **options):
         super().__init__(problem, depth, **options)
-        self.theta = _angles(generator, self.depth, self.num_qubits)
+        per_layer = (self.ry_per_layer,) if self.ry_per_layer > 1 else ()
+        self.theta = _angles(generator, self.depth, *per_layer, self.num_qubits)
+
+
+class ProductAnsatz(_RYLayers):
+    """RY on every qubit; ``depth`` layers of them compose to one. No entanglement."""
+
+    family = "product"
 
     def build(self, c):
         for layer in self.theta:
@@ -184,14 +191,10 @@ def _ladder(c: Circuit, n: int, downward: bool) -> None:
         c.cx(control, target)
 
 
-class OneDirectionalAnsatz(MaxCutAnsatz):
+class OneDirectionalAnsatz(_RYLayers):
     """Per layer: RY on every qubit, then CNOT(q -> q+1) for q = 0..n-2."""
 
     family = "one-directional"
-
-    def __init__(self, problem, depth=1, generator=None, **options):
-        super().__init__(problem, depth, **options)
-        self.theta = _angles(generator, self.depth, self.num_qubits)
 
     def build(self, c):
         for layer in self.theta:
@@ -199,14 +202,11 @@ class OneDirectionalAnsatz(MaxCutAnsatz):
             _ladder(c, self.num_qubits, downward=True)
 
 
-class TwoDirectionalAnsatz(MaxCutAnsatz):
+class TwoDirectionalAnsatz(_RYLayers):
     """Per layer: RY, the downward CNOT ladder, RY, the upward ladder CNOT(q+1 -> q)."""
 
     family = "two-directional"
-
-    def __init__(self, problem, depth=1, generator=None, **options):
-        super().__init__(problem, depth, **options)
-        self.theta = _angles(generator, self.depth, 2, self.num_qubits)
+    ry_per_layer = 2
 
     def build(self, c):
         for layer in self.theta:

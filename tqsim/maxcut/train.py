@@ -175,7 +175,6 @@ def train(
             }, path)
 
     bar = _Progress(model.family, steps, progress)
-    step = start_step
     try:
         for step in range(start_step, steps):
             began = time.perf_counter()
@@ -203,7 +202,6 @@ def train(
             bar.update(step, row)
             if checkpoint_every and (step + 1) % checkpoint_every == 0:
                 checkpoint(step + 1)
-        step = steps
     except KeyboardInterrupt:
         result.interrupted = True
         print(f"\n{model.family}: interrupted after {len(result.history)} steps; keeping what was done",

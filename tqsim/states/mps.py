@@ -32,7 +32,8 @@ _SWAP = [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]]
 DENSE_LIMIT = 30  # largest n that to_statevector / probabilities() will write out
 
 
-def _check_truncation(max_bond, cutoff) -> tuple[int | None, float]:
+def check_truncation(max_bond, cutoff) -> tuple[int | None, float]:
+    """Validated ``(max_bond, cutoff)``: a positive int or None, and a number >= 0."""
     if max_bond is not None:
         if isinstance(max_bond, bool) or not isinstance(max_bond, int):
             raise TypeError(f"max_bond must be an int or None, got {max_bond!r}")
@@ -76,7 +77,7 @@ class MPS:
         if any(c.shape[1] != 2 for c in self.cores):
             raise ValueError(f"MPS cores need a physical size of 2, got {[c.shape[1] for c in self.cores]}")
         self.num_qubits = len(self.cores)
-        self.max_bond, self.cutoff = _check_truncation(max_bond, cutoff)
+        self.max_bond, self.cutoff = check_truncation(max_bond, cutoff)
         if isinstance(center, bool) or not isinstance(center, int) or not 0 <= center < self.num_qubits:
             raise IndexError(f"center {center!r} out of range for {self.num_qubits} sites (allowed 0..{self.num_qubits - 1})")
         self.center = center
@@ -101,7 +102,7 @@ class MPS:
             raise TypeError(f"from_statevector expects a StateVector, got {type(state).__name__}")
         if state.batch_shape:
             raise ValueError("from_statevector takes one state, not a batch")
-        max_bond, cutoff = _check_truncation(max_bond, cutoff)
+        max_bond, cutoff = check_truncation(max_bond, cutoff)
         n = state.num_qubits
         cores, discarded = tt_from_dense(state.amplitudes(), max_bond, cutoff, shape=[2] * n)
         mps = cls(cores, max_bond, cutoff, center=n - 1, discarded=[discarded] if discarded else [])

@@ -1,4 +1,4 @@
-"""The random circuits the benchmarks share, so every peer runs the same work.
+"""What the benchmarks share: the same random circuits for every peer, and a timer.
 
 A brickwork layer is RY on every qubit with angles uniform in [0, 2 pi), then
 CZ on neighbour pairs (0, 1), (2, 3), ... in even layers and (1, 2), (3, 4),
@@ -6,6 +6,10 @@ CZ on neighbour pairs (0, 1), (2, 3), ... in even layers and (1, 2), (3, 4),
 """
 
 from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
 
 import numpy as np
 
@@ -29,3 +33,14 @@ def brickwork_circuit(n: int, layers: Layers) -> Circuit:
         for a, b in pairs:
             circuit.cz(a, b)
     return circuit
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """Median wall time of ``repeats`` calls after one warm-up call, and the last result."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
