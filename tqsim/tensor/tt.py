@@ -33,6 +33,7 @@ __all__ = [
     "ttm_apply",
     "ttm_to_dense",
     "ttm_from_dense",
+    "ttm_matmul",
     "split_core",
     "check_cores",
 ]
@@ -57,18 +58,24 @@ def check_cores(cores: Sequence[torch.Tensor], order: int = 3) -> None:
 
 def tt_from_dense(
     tensor: torch.Tensor,
-    max_rank: int | None = None,
+    max_rank: int | Sequence[int] | None = None,
     cutoff: float = 0.0,
     shape: Sequence[int] | None = None,
 ) -> tuple[Cores, float]:
     """TT-SVD: split a dense tensor into cores, left to right.
 
-    ``shape`` gives the mode sizes when ``tensor`` is stored flat (a state of
-    30 qubits need never be viewed with 30 axes). Returns the cores
+    ``max_rank`` bounds every bond, or each of the ``d - 1`` bonds when a
+    sequence. ``shape`` gives the mode sizes when ``tensor`` is stored flat (a
+    state of 30 qubits need never be viewed with 30 axes). Returns the cores
     (left-orthogonal but the last) and the total discarded weight (relative,
     summed over the splits).
     """
     shape = list(tensor.shape if shape is None else shape)
+    bond_limits = list(max_rank) if isinstance(max_rank, (list, tuple)) else [max_rank] * (len(shape) - 1)
+    if len(bond_limits) != len(shape) - 1:
+        raise ValueError(f"max_rank {max_rank} needs one entry per bond ({len(shape) - 1} for shape {shape})")
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError("tensor-train decomposition of a tensor with NaN or infinite entries; only finite tensors can be split")
     if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
         raise ValueError(f"mode sizes must be positive ints, got {shape}")
     size = 1
@@ -81,7 +88,7 @@ def tt_from_dense(
     rest = tensor.reshape(1, -1)
     for k, size in enumerate(shape[:-1]):
         rank = rest.shape[0]
-        split = truncated_svd(rest.reshape(rank * size, -1), max_rank, cutoff)
+        split = truncated_svd(rest.reshape(rank * size, -1), bond_limits[k], cutoff)
         cores.append(split.u.reshape(rank, size, -1))
         discarded += split.discarded
         rest = split.s.to(split.vh.dtype).unsqueeze(-1) * split.vh
@@ -232,7 +239,7 @@ def ttm_from_dense(
     matrix: torch.Tensor,
     out_shape: Sequence[int],
     in_shape: Sequence[int],
-    max_rank: int | None = None,
+    max_rank: int | Sequence[int] | None = None,
     cutoff: float = 0.0,
 ) -> tuple[Cores, float]:
     """TT-SVD of a matrix ``(prod out_shape, prod in_shape)`` into TT-matrix cores."""
@@ -253,3 +260,34 @@ def ttm_from_dense(
     t = t.reshape(*[o * i for o, i in zip(out_shape, in_shape)])
     cores, discarded = tt_from_dense(t, max_rank, cutoff)
     return [c.reshape(c.shape[0], o, i, c.shape[-1]) for c, o, i in zip(cores, out_shape, in_shape)], discarded
+
+
+def ttm_matmul(matrix_cores: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Rows of ``x`` ``(batch, prod n_k)`` times the transposed TT-matrix: ``(batch, prod m_k)``.
+
+    Equals ``x @ ttm_to_dense(matrix_cores).T`` without forming the matrix:
+    one reshape and one matrix product per core, so a 4096 x 4096 layer of
+    rank 16 costs a few hundred thousand multiply-adds per row instead of 16 M.
+    """
+    batch = x.shape[0]
+    ins = [m.shape[2] for m in matrix_cores]
+    total_in = 1
+    for n in ins:
+        total_in *= n
+    if x.ndim != 2 or x.shape[1] != total_in:
+        raise ValueError(f"input of shape {tuple(x.shape)} does not match a TT-matrix with {total_in} columns")
+    # invariant before core k: t is (B * M, n_k, N, r) with M the outputs done
+    # (big-endian) and N the inputs still to contract
+    t = x.reshape(batch, ins[0], -1, 1)
+    for k, core in enumerate(matrix_cores):
+        r, m, n, r_next = core.shape
+        rows, rest = t.shape[0], t.shape[2]
+        # (BM, n, N, r) -> (BM * N, r * n) @ (r * n, m * r') -> (BM, N, m, r')
+        lhs = t.permute(0, 2, 3, 1).reshape(rows * rest, r * n)
+        rhs = core.permute(0, 2, 1, 3).reshape(r * n, m * r_next)
+        t = (lhs @ rhs).reshape(rows, rest, m, r_next)
+        if k + 1 < len(matrix_cores):
+            # split N = n_{k+1} * N' and move m into the rows: (BM m, n_{k+1}, N', r')
+            t = t.reshape(rows, ins[k + 1], -1, m, r_next).permute(0, 3, 1, 2, 4)
+            t = t.reshape(rows * m, ins[k + 1], -1, r_next)
+    return t.reshape(batch, -1)

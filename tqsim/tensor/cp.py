@@ -1,0 +1,52 @@
+"""CP (canonical polyadic) tensors: a sum of ``R`` rank-one terms.
+
+``T[i_1, ..., i_d] = sum_r w_r A_1[i_1, r] ... A_d[i_d, r]``. A product state is
+the rank-one case; factorized convolutions (Lebedev et al. 2014) use rank R.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import torch
+from opt_einsum import get_symbol
+
+from ._tensorly import check_decomposable, torch_backend
+from .contract import contract
+
+__all__ = ["cp_to_dense", "cp_from_dense"]
+
+
+def cp_to_dense(weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The dense tensor ``(n_1, ..., n_d)`` of weights ``(R,)`` and factors ``(n_k, R)``."""
+    if not factors:
+        raise ValueError("a CP tensor needs at least one factor")
+    rank = weights.shape[0]
+    for k, f in enumerate(factors):
+        if f.ndim != 2 or f.shape[1] != rank:
+            raise ValueError(f"factor {k} has shape {tuple(f.shape)}; expected (n_{k}, {rank})")
+    modes = [get_symbol(k) for k in range(len(factors))]
+    r = get_symbol(len(factors))
+    equation = r + "," + ",".join(m + r for m in modes) + "->" + "".join(modes)
+    return contract(equation, weights, *factors)
+
+
+def cp_from_dense(
+    tensor: torch.Tensor, rank: int, n_iter_max: int = 200, seed: int = 0
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """CP decomposition by alternating least squares (tensorly's ``parafac``, SVD start).
+
+    Returns ``(weights, factors)`` in the tensor's dtype and device.
+    """
+    check_decomposable(tensor, "CP decomposition")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"CP rank must be a positive int, got {rank!r}")
+    from tensorly.decomposition import parafac
+
+    with torch_backend(), warnings.catch_warnings():
+        # a rank above a mode size makes tensorly's SVD start pad with random
+        # columns, which is fine; its warning about it is noise here
+        warnings.filterwarnings("ignore", message="Trying to compute SVD with n_eigenvecs")
+        cp = parafac(tensor.detach(), rank, n_iter_max=n_iter_max, init="svd", random_state=seed)
+    return cp.weights.to(tensor.dtype), [f.to(tensor.dtype) for f in cp.factors]

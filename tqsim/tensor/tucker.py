@@ -1,0 +1,64 @@
+"""Tucker tensors: a core multiplied by one factor matrix per (chosen) mode.
+
+``T = G x_{m_1} U_1 ... x_{m_k} U_k`` with ``U_j`` of shape ``(n_{m_j}, R_j)``.
+With factors on every mode this is the full Tucker form; on a subset it is a
+partial Tucker (Tucker-2 convolutions factor only the two channel modes).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from opt_einsum import get_symbol
+
+from ._tensorly import check_decomposable, torch_backend
+from .contract import contract
+
+__all__ = ["tucker_to_dense", "tucker_from_dense"]
+
+
+def tucker_to_dense(
+    core: torch.Tensor, factors: Sequence[torch.Tensor], modes: Sequence[int] | None = None
+) -> torch.Tensor:
+    """Multiply ``core`` by ``factors[j]`` along ``modes[j]`` (every mode when ``modes`` is None)."""
+    modes = list(range(core.ndim)) if modes is None else list(modes)
+    if len(modes) != len(factors):
+        raise ValueError(f"{len(factors)} factors for modes {modes}")
+    core_idx = [get_symbol(k) for k in range(core.ndim)]
+    out_idx = list(core_idx)
+    terms = []
+    for j, (mode, f) in enumerate(zip(modes, factors)):
+        if f.ndim != 2 or f.shape[1] != core.shape[mode]:
+            raise ValueError(
+                f"factor for mode {mode} has shape {tuple(f.shape)}; expected (n, {core.shape[mode]})"
+            )
+        out_idx[mode] = get_symbol(core.ndim + j)
+        terms.append(out_idx[mode] + core_idx[mode])
+    equation = "".join(core_idx) + "," + ",".join(terms) + "->" + "".join(out_idx)
+    return contract(equation, core, *factors)
+
+
+def tucker_from_dense(
+    tensor: torch.Tensor,
+    rank: Sequence[int],
+    modes: Sequence[int] | None = None,
+    n_iter_max: int = 100,
+    seed: int = 0,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Tucker (or partial Tucker on ``modes``) by higher-order orthogonal iteration (tensorly).
+
+    ``rank`` has one entry per decomposed mode. Returns ``(core, factors)``.
+    """
+    check_decomposable(tensor, "Tucker decomposition")
+    modes = list(range(tensor.ndim)) if modes is None else list(modes)
+    rank = list(rank)
+    if len(rank) != len(modes):
+        raise ValueError(f"Tucker rank {rank} needs one entry per mode in {modes}")
+    from tensorly.decomposition import partial_tucker
+
+    with torch_backend():
+        (core, factors), _ = partial_tucker(
+            tensor.detach(), rank, modes=modes, n_iter_max=n_iter_max, init="svd", random_state=seed
+        )
+    return core.to(tensor.dtype), [f.to(tensor.dtype) for f in factors]
