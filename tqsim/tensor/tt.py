@@ -265,29 +265,30 @@ def ttm_from_dense(
 def ttm_matmul(matrix_cores: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Rows of ``x`` ``(batch, prod n_k)`` times the transposed TT-matrix: ``(batch, prod m_k)``.
 
-    Equals ``x @ ttm_to_dense(matrix_cores).T`` without forming the matrix:
-    one reshape and one matrix product per core, so a 4096 x 4096 layer of
-    rank 16 costs a few hundred thousand multiply-adds per row instead of 16 M.
+    Equals ``x @ ttm_to_dense(matrix_cores).T`` without forming the matrix. The
+    cores are taken last to first, so the first product reads ``x`` in place
+    (its last mode is contiguous) and each core costs one matrix product and
+    at most one copy of the intermediate.
     """
-    batch = x.shape[0]
     ins = [m.shape[2] for m in matrix_cores]
     total_in = 1
     for n in ins:
         total_in *= n
     if x.ndim != 2 or x.shape[1] != total_in:
         raise ValueError(f"input of shape {tuple(x.shape)} does not match a TT-matrix with {total_in} columns")
-    # invariant before core k: t is (B * M, n_k, N, r) with M the outputs done
-    # (big-endian) and N the inputs still to contract
-    t = x.reshape(batch, ins[0], -1, 1)
-    for k, core in enumerate(matrix_cores):
-        r, m, n, r_next = core.shape
-        rows, rest = t.shape[0], t.shape[2]
-        # (BM, n, N, r) -> (BM * N, r * n) @ (r * n, m * r') -> (BM, N, m, r')
-        lhs = t.permute(0, 2, 3, 1).reshape(rows * rest, r * n)
-        rhs = core.permute(0, 2, 1, 3).reshape(r * n, m * r_next)
-        t = (lhs @ rhs).reshape(rows, rest, m, r_next)
-        if k + 1 < len(matrix_cores):
-            # split N = n_{k+1} * N' and move m into the rows: (BM m, n_{k+1}, N', r')
-            t = t.reshape(rows, ins[k + 1], -1, m, r_next).permute(0, 3, 1, 2, 4)
-            t = t.reshape(rows * m, ins[k + 1], -1, r_next)
-    return t.reshape(batch, -1)
+    batch, d = x.shape[0], len(matrix_cores)
+    # invariant before core k: t is (B * N_<k, n_k, M, r_k) where N_<k are the
+    # inputs still to contract and M the outputs made so far, last mode first
+    t = x.reshape(-1, ins[-1], 1, 1)
+    for k in range(d - 1, -1, -1):
+        r, m, n, r_next = matrix_cores[k].shape
+        rows, made = t.shape[0], t.shape[2]
+        lhs = t if made == 1 else t.permute(0, 2, 1, 3)
+        # (rows * M, n * r_k) @ (n * r_k, m * r_{k-1})
+        rhs = matrix_cores[k].permute(2, 3, 1, 0).reshape(n * r_next, m * r)
+        t = (lhs.reshape(rows * made, n * r_next) @ rhs).reshape(rows, made * m, r)
+        if k:
+            t = t.reshape(rows // ins[k - 1], ins[k - 1], made * m, r)
+    # outputs came last mode first: reverse them to the big-endian order
+    out = t.reshape(batch, *[c.shape[1] for c in reversed(matrix_cores)])
+    return out.permute(0, *range(d, 0, -1)).reshape(batch, -1)
