@@ -31,8 +31,8 @@ import torch
 import tqsim as tq
 from tqsim.bench_qutip import peak_extra_memory
 from tqsim.maxcut import FAMILIES, MaxCutProblem, make_ansatz, mbe_spins
-from tqsim.maxcut.objective import readout
-from tqsim.maxcut.train import OPTIMIZERS
+from tqsim.maxcut.graphed import GraphedStep
+from tqsim.maxcut.train import train
 
 
 def sync(device: str) -> None:
@@ -53,40 +53,28 @@ def median_step_ms(step, device: str, warmup: int, repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def family_step(model, device: str):
-    """One step as tqsim.maxcut.train runs it (entropy of 6 qubits, read-out)."""
-    model.to(device)
-    opt = OPTIMIZERS["adam"](model.parameters(), lr=0.05)
-    generator = torch.Generator(device=device).manual_seed(0)
-
-    def step():
-        state = model()
-        loss, _ = model.loss(state)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        readout(model.problem, state, model.encoding, generator)
-        with torch.no_grad():
-            if model.backend != "product":
-                tq.entropy(state, range(6))
-
-    return step
+def family_run(family: str, problem, device: str, steps: int):
+    """Train as `tqsim maxcut` does (CUDA graph on a GPU); ms per step after 5 warm-up steps."""
+    model = make_ansatz(family, problem, seed=0)
+    result = train(model, steps=steps + 5, device=device, progress=False, optimum=None)
+    times = [row["seconds"] for row in result.history[5:]]
+    return model, 1e3 * statistics.median(times), result.cuda_graph
 
 
 def families(devices, quick):
     n = 12 if quick else 20
     problem = MaxCutProblem.random_regular(n, 3, seed=0)
-    print(f"\n1. one training step per family, {n} qubits, complex64 (ms; peak memory of a step)")
+    steps = 5 if quick else 20
+    print(f"\n1. one training step per family, {n} qubits, complex64 (ms; peak memory of a run of {steps} steps)")
     print("| family | backend | parameters | " + " | ".join(f"{d} ms/step | {d} peak MiB" for d in devices) + " |")
     print("|---|---|---|" + "---|---|" * len(devices))
     for family in FAMILIES:
         cells = []
         for device in devices:
-            model = make_ansatz(family, problem, seed=0)
-            step = family_step(model, device)
-            ms = median_step_ms(step, device, 2, 3 if quick else 10)
-            memory = peak_extra_memory(step, device)
-            cells += [f"{ms:.2f}", f"{memory / 2**20:.1f}"]
+            model, ms, graphed = family_run(family, problem, device, steps)
+            memory = peak_extra_memory(lambda: train(make_ansatz(family, problem, seed=0), steps=3, device=device,
+                                                     progress=False, optimum=None), device)
+            cells += [f"{ms:.2f}" + (" (graph)" if graphed else ""), f"{memory / 2**20:.1f}"]
         print(f"| {family} | {model.backend} | {sum(p.numel() for p in model.parameters())} | " + " | ".join(cells) + " |")
 
 
@@ -149,14 +137,21 @@ def tensorly_quantum_step(n: int, device: str):
 
 
 def tqsim_mbe_step(n: int, device: str, backend: str):
+    """The same loss and optimizer; on a GPU a dense step is replayed as a CUDA graph, as train() does."""
     model = MBECircuit(n, backend, torch.Generator().manual_seed(0)).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    graphed = device.startswith("cuda") and backend == "dense"
+    opt = torch.optim.Adam(model.parameters(), lr=0.1, capturable=graphed)
     v1, v2, w = mbe_terms(n, device)
 
-    def step():
+    def compute():
         s = torch.tanh(mbe_spins(model(), 2 * n))
-        loss = (w * s[v1] * s[v2]).sum()
-        loss.backward()
+        return ((w * s[v1] * s[v2]).sum(),)
+
+    if graphed:
+        return GraphedStep(compute, opt)
+
+    def step():
+        compute()[0].backward()
         opt.step()
         opt.zero_grad()
 
@@ -191,7 +186,8 @@ def large_mps(devices, quick):
             cells = []
             for device in devices:
                 model = make_ansatz(family, problem, seed=0, backend="mps", max_bond=32)
-                cells.append(f"{median_step_ms(family_step(model, device), device, 1, 3 if quick else 5):.1f}")
+                result = train(model, steps=4 if quick else 6, device=device, progress=False, optimum=None)
+                cells.append(f"{result.ms_per_step:.1f}")
             print(f"| {n} | {family} | " + " | ".join(cells) + " |")
 
 

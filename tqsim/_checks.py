@@ -81,10 +81,20 @@ def tolerance(dtype: torch.dtype) -> float:
     return math.sqrt(torch.finfo(real_dtype(dtype) if dtype.is_complex else dtype).eps)
 
 
+def recording_cuda_graph(tensor: torch.Tensor) -> bool:
+    """True while a CUDA graph is being recorded for ``tensor``'s device.
+
+    Value checks that wait for the device cannot run then; they ran in the
+    eager warm-up steps before the recording (tqsim.maxcut.graphed), and the
+    replayed loss shows any NaN.
+    """
+    return tensor.is_cuda and torch.cuda.is_current_stream_capturing()
+
+
 def finite(values: Sequence[torch.Tensor], what: str = "parameter") -> None:
     """Raise if any tensor holds NaN or infinity (one device sync for all of them)."""
     tensors = [v.detach() for v in values if isinstance(v, torch.Tensor) and not v.is_complex()]
-    if not tensors:
+    if not tensors or recording_cuda_graph(tensors[0]):
         return
     flat = torch.cat([t.reshape(-1).to(tensors[0].device, torch.float64) for t in tensors])
     if not bool(torch.isfinite(flat).all()):

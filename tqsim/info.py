@@ -177,11 +177,20 @@ def qubit_states(state) -> torch.Tensor:
     _check_state(state)
     n = state.num_qubits
     if isinstance(state, StateVector):
+        # per qubit, the diagonal from one reduction of the probabilities and
+        # the coherence from one product of the two halves: elementwise passes
+        # over the state (a contraction "asb,atb->st" is a matrix product with
+        # a 2 x 2 result and 2**(n-1) summands, which GPUs run on a few SMs)
         amps = state.amplitudes()
+        batch = amps.shape[:-1]
+        probs = torch.view_as_real(amps).square().sum(-1)
         rhos = []
         for q in range(n):
-            x = amps.reshape(*amps.shape[:-1], 1 << q, 2, 1 << (n - q - 1))
-            rhos.append(contract("...asb,...atb->...st", x, x.conj()))
+            shape = (*batch, 1 << q, 2, 1 << (n - q - 1))
+            p0, p1 = probs.reshape(shape).sum((-3, -1)).unbind(-1)
+            x = amps.reshape(shape)
+            c = (x[..., 0, :] * x[..., 1, :].conj()).sum((-2, -1))
+            rhos.append(torch.stack([p0.to(c.dtype), c, c.conj(), p1.to(c.dtype)], -1).reshape(*batch, 2, 2))
         return torch.stack(rhos, dim=-3)
     if isinstance(state, DensityMatrix):
         return torch.stack([partial_trace(state, [q]).matrix() for q in range(n)], dim=-3)

@@ -21,7 +21,7 @@ from ..info import entropy
 from ..states import MPS, ProductState, StateVector
 from ..states.mps import check_truncation
 from .objective import ENCODINGS, expected_cut, mbe_spins, qubits_needed
-from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem, _cost_diagonal
+from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
 
 __all__ = ["FAMILIES", "BACKENDS", "MaxCutAnsatz", "make_ansatz"]
 
@@ -248,7 +248,7 @@ class QAOAAnsatz(MaxCutAnsatz):
             c.h(q)
         for gamma, beta in zip(self.gamma, self.beta):
             if self.backend == "dense":
-                cost = _cost_diagonal(self.problem, self.real_dtype, self.device)
+                cost = self.problem.cached_tensor("diagonal", self.device, self.real_dtype)
                 c.diagonal(torch.polar(torch.ones_like(cost), -gamma.to(self.real_dtype) * cost), range(n))
             else:
                 for (i, j), w in zip(self.problem.edges.tolist(), self.problem.weights.tolist()):

@@ -20,9 +20,9 @@ import torch
 
 from ..info import qubit_states
 from ..states import MPS, ProductState, StateVector
-from .problem import MaxCutProblem, _cost_diagonal
+from .problem import MaxCutProblem
 
-__all__ = ["ENCODINGS", "qubits_needed", "expected_cut", "mbe_spins", "readout", "READOUT_CANDIDATES", "READOUT_SHOTS"]
+__all__ = ["ENCODINGS", "qubits_needed", "expected_cut", "mbe_spins", "readout", "readout_candidates", "best_candidate", "READOUT_CANDIDATES", "READOUT_SHOTS"]
 
 ENCODINGS = ("node", "mbe")
 READOUT_CANDIDATES = 64
@@ -39,10 +39,9 @@ def expected_cut(problem: MaxCutProblem, state) -> torch.Tensor:
     """``<C>``: one pass over the probabilities of a dense state, local contractions otherwise."""
     if isinstance(state, StateVector):
         probs = state.probabilities()
-        return (probs * _cost_diagonal(problem, probs.dtype, probs.device)).sum(-1)
+        return (probs * problem.cached_tensor("diagonal", probs.device, probs.dtype)).sum(-1)
     if isinstance(state, ProductState):  # <Z_i Z_j> = <Z_i><Z_j>: a few vectorised operations
-        rho = qubit_states(state)
-        return (problem.total_weight - problem.spin_energy((rho[..., 0, 0] - rho[..., 1, 1]).real)) / 2
+        return (problem.total_weight - problem.spin_energy(_z_expectations(state))) / 2
     return state.expectation(problem.cost_observable())
 
 
@@ -54,23 +53,37 @@ def mbe_spins(state, num_nodes: int) -> torch.Tensor:
     return torch.cat([z, x], dim=-1)[..., :num_nodes]
 
 
-def readout(problem: MaxCutProblem, state, encoding: str, generator: torch.Generator | None = None):
-    """The best assignment the state points to: ``(cut value, bits)``."""
+def readout_candidates(problem: MaxCutProblem, state, encoding: str, generator: torch.Generator | None = None):
+    """Candidate assignments ``(k, n)`` and their cut values ``(k,)``, left on the state's device.
+
+    Nothing here waits for the device, so a CUDA graph can record it.
+    """
     with torch.no_grad():
-        if encoding == "mbe":
-            bits = (mbe_spins(state, problem.num_nodes) < 0).long()
-            return float(problem.cut_value(bits)), bits.cpu()
-        if isinstance(state, ProductState):
-            rho = qubit_states(state)
-            bits = ((rho[..., 0, 0] - rho[..., 1, 1]).real < 0).long()
-            return float(problem.cut_value(bits)), bits.cpu()
-        n = problem.num_nodes
-        if isinstance(state, MPS):
+        if encoding == "mbe" or isinstance(state, ProductState):
+            spins = mbe_spins(state, problem.num_nodes) if encoding == "mbe" else _z_expectations(state)
+            candidates = (spins < 0).long().unsqueeze(0)
+        elif isinstance(state, MPS):
             candidates = state.sample(READOUT_SHOTS, generator=generator, bits=True)
         else:
             probs = state.probabilities()
             index = torch.topk(probs, min(READOUT_CANDIDATES, probs.shape[-1])).indices
+            n = problem.num_nodes
             candidates = (index[:, None] >> torch.arange(n - 1, -1, -1, device=index.device)) & 1
-        values = problem.cut_value(candidates)
-        best = int(values.argmax())
-        return float(values[best]), candidates[best].cpu()
+        return candidates, problem._cut_values(candidates)
+
+
+def best_candidate(candidates: torch.Tensor, values: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """The best of the candidates, on the host: ``(cut value, bits)``."""
+    values = values.cpu()
+    best = int(values.argmax())
+    return float(values[best]), candidates[best].cpu()
+
+
+def readout(problem: MaxCutProblem, state, encoding: str, generator: torch.Generator | None = None):
+    """The best assignment the state points to: ``(cut value, bits)``."""
+    return best_candidate(*readout_candidates(problem, state, encoding, generator))
+
+
+def _z_expectations(state: ProductState) -> torch.Tensor:
+    rho = qubit_states(state)
+    return (rho[..., 0, 0] - rho[..., 1, 1]).real

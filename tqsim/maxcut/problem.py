@@ -68,6 +68,9 @@ class MaxCutProblem:
         self.edges = torch.tensor(edges, dtype=torch.long)
         self.weights = torch.tensor(weights, dtype=torch.float64)
         self._observable: PauliSum | None = None
+        # device copies and cost diagonals, built once: a training step must
+        # not copy from the host (a CUDA graph cannot record such a copy)
+        self._device_cache: dict[tuple, torch.Tensor] = {}
 
     # ----------------------------------------------------------- constructors
     @classmethod
@@ -128,15 +131,30 @@ class MaxCutProblem:
             raise TypeError(f"bits must be integers or booleans 0/1, got {b.dtype}")
         if b.numel() and not bool(((b == 0) | (b == 1)).all()):
             raise ValueError("bits must be 0 or 1")
-        edges = self.edges.to(b.device)
-        differ = b[..., edges[:, 0]] != b[..., edges[:, 1]]
-        return (differ.to(torch.float64) * self.weights.to(b.device)).sum(-1)
+        return self._cut_values(b)
+
+    def _cut_values(self, bits: torch.Tensor) -> torch.Tensor:
+        """``cut_value`` of trusted 0/1 tensors, without the checks (no host sync)."""
+        edges = self.cached_tensor("edges", bits.device)
+        differ = bits[..., edges[:, 0]] != bits[..., edges[:, 1]]
+        return (differ.to(torch.float64) * self.cached_tensor("weights", bits.device, torch.float64)).sum(-1)
 
     def spin_energy(self, spins: torch.Tensor) -> torch.Tensor:
         """Ising energy ``sum w_ij s_i s_j`` of (relaxed) spins ``(..., n)``; minimal at the max cut."""
-        edges = self.edges.to(spins.device)
-        w = self.weights.to(device=spins.device, dtype=spins.dtype)
+        edges = self.cached_tensor("edges", spins.device)
+        w = self.cached_tensor("weights", spins.device, spins.dtype)
         return (spins[..., edges[:, 0]] * spins[..., edges[:, 1]] * w).sum(-1)
+
+    def cached_tensor(self, what: str, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``edges``, ``weights`` or the cost ``diagonal`` on ``device``, made once."""
+        key = (what, torch.device(device), dtype)
+        if key not in self._device_cache:
+            if what == "diagonal":
+                value = _cost_diagonal(self, dtype, key[1])
+            else:
+                value = getattr(self, what).to(device=key[1], dtype=dtype)
+            self._device_cache[key] = value
+        return self._device_cache[key]
 
     def cost_diagonal(self, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
         """``C(x)`` for every basis state ``x`` (big-endian), shape ``(2**n,)``."""
@@ -145,7 +163,7 @@ class MaxCutProblem:
                 f"the cost diagonal of {self.num_nodes} nodes has 2**{self.num_nodes} entries; "
                 f"it is built for n <= {BRUTE_FORCE_LIMIT} (use the MPS backend beyond)"
             )
-        return _cost_diagonal(self, dtype, _checks.device(device)).clone()
+        return self.cached_tensor("diagonal", _checks.device(device), dtype).clone()
 
     def cost_observable(self) -> PauliSum:
         """``sum w_ij (1 - Z_i Z_j) / 2`` as a PauliSum (for MPS and product states)."""

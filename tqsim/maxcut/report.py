@@ -22,7 +22,7 @@ def _row(r: TrainResult) -> list[str]:
     ratio = "-" if r.optimum is None else f"{r.best_cut / r.optimum:.3f}"
     expected_ratio = "-" if r.optimum is None else f"{f['expected_cut'] / r.optimum:.3f}"
     return [r.family, str(r.num_parameters), f"{f['expected_cut']:.2f}", f"{r.best_cut:g}", optimum, ratio,
-            expected_ratio, f"{f['entropy']:.3f}", f"{r.ms_per_step:.1f}", r.device, r.backend]
+            expected_ratio, f"{f['entropy']:.3f}", f"{r.ms_per_step:.1f}", r.device + (" (graph)" if r.cuda_graph else ""), r.backend]
 
 
 def table(results: list[TrainResult], problem: MaxCutProblem, entropy_qubits: int) -> str:

@@ -21,7 +21,8 @@ import torch
 from .. import _checks
 from ..info import entropy
 from .ansatz import MaxCutAnsatz, check_entropy_qubits, default_entropy_qubits
-from .objective import readout
+from .graphed import GraphedStep
+from .objective import best_candidate, readout_candidates
 
 __all__ = ["TrainResult", "train", "OPTIMIZERS", "resolve_device"]
 
@@ -45,6 +46,7 @@ class TrainResult:
     best_bits: list[int]
     history: list[dict] = field(default_factory=list)
     interrupted: bool = False
+    cuda_graph: bool = False  # steps replayed as a CUDA graph
 
     @property
     def final(self) -> dict:
@@ -124,6 +126,7 @@ def train(
     checkpoint_every: int | None = None,
     resume: bool = False,
     optimum: float | None | str = "auto",
+    cuda_graph: bool = True,
 ) -> TrainResult:
     """Train ``model`` for ``steps`` optimizer steps and return a :class:`TrainResult`.
 
@@ -137,6 +140,10 @@ def train(
         continues from it, refusing one written for another graph or family.
     optimum : float, None or "auto"
         The best cut, for approximation ratios; "auto" brute-forces it up to 24 nodes.
+    cuda_graph : bool
+        On a CUDA device with a dense or product state, record the step once
+        and replay it as a CUDA graph (:class:`GraphedStep`); the MPS backend,
+        whose bond dimensions change from step to step, always runs eagerly.
     """
     if not isinstance(model, MaxCutAnsatz):
         raise TypeError(f"model must be a MaxCut ansatz (tqsim.maxcut.make_ansatz), got {type(model).__name__}")
@@ -156,7 +163,9 @@ def train(
         optimum = model.problem.brute_force()[0] if model.problem.num_nodes <= AUTO_OPTIMUM_NODES else None
 
     model.to(dev)
-    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    graphed = bool(cuda_graph) and dev.type == "cuda" and model.backend != "mps"
+    capturable = {"capturable": True} if graphed and optimizer in ("adam", "adamw") else {}
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, **capturable)
     result = TrainResult(model.family, model.encoding, model.backend, str(dev), model.num_qubits,
                          sum(p.numel() for p in model.parameters()), steps, optimum, -math.inf, [])
     path = os.path.join(out, f"checkpoint-{model.family}.pt") if out else None
@@ -174,17 +183,32 @@ def train(
                 "best_bits": result.best_bits,
             }, path)
 
+    # MPS read-outs sample: from a generator seeded per step, so resumed runs retrace
+    sampler: list[torch.Generator | None] = [None]
+
+    def compute():
+        state = model()
+        loss, value = model.loss(state)
+        return (loss, value, state, *readout_candidates(model.problem, state, model.encoding, sampler[0]))
+
+    def eager_step():
+        opt.zero_grad()
+        outputs = compute()
+        outputs[0].backward()
+        opt.step()
+        return outputs
+
+    run_step = GraphedStep(compute, opt) if graphed else eager_step
     bar = _Progress(model.family, steps, progress)
     try:
         for step in range(start_step, steps):
             began = time.perf_counter()
-            state = model()
-            loss, value = model.loss(state)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            generator = torch.Generator(device=dev).manual_seed(seed * 1_000_003 + step)
-            cut, bits = readout(model.problem, state, model.encoding, generator)
+            if model.backend == "mps":
+                sampler[0] = torch.Generator(device=dev).manual_seed(seed * 1_000_003 + step)
+            loss, value, state, candidates, values = run_step()
+            cut, bits = best_candidate(candidates, values)
+            if not math.isfinite(loss.item()):
+                raise ValueError(f"the loss became {loss.item()} at step {step + 1}; lower the learning rate")
             if cut > result.best_cut:
                 result.best_cut, result.best_bits = cut, bits.tolist()
             with torch.no_grad():
@@ -200,12 +224,16 @@ def train(
                 row["readout_ratio"] = result.best_cut / optimum
             result.history.append(row)
             bar.update(step, row)
+            # drop this step's autograd graph before the next step starts (a
+            # CUDA graph recording must not meet nodes from an eager step)
+            del loss, value, state, candidates, values
             if checkpoint_every and (step + 1) % checkpoint_every == 0:
                 checkpoint(step + 1)
     except KeyboardInterrupt:
         result.interrupted = True
         print(f"\n{model.family}: interrupted after {len(result.history)} steps; keeping what was done",
               file=sys.stderr)
+    result.cuda_graph = getattr(run_step, "captured", False)
     checkpoint(len(result.history))
     return result
 

@@ -61,6 +61,8 @@ class FactorizedTensor(nn.Module):
 
     def components(self) -> list[torch.Tensor]:
         """The factors with dropout masks and lasso gates applied."""
+        if self.rank_gates is None and not (self.training and self.dropout_p > 0):
+            return self.factor_parameters()  # nothing to scale: skip the bookkeeping
         return self._scaled(self.rank_scales())
 
     def to_tensor(self) -> torch.Tensor:

@@ -31,7 +31,7 @@ class StateVector(DenseState):
         """|0...0> on ``num_qubits`` qubits."""
         n = _checks.num_qubits(num_qubits)
         amps = torch.zeros(1 << n, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
-        amps[0] = 1
+        amps[:1].fill_(1)  # a fill, not a copy from a host scalar (which a CUDA graph cannot record)
         return cls(amps, n)
 
     @classmethod

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from .contract import contract
 from .svd import svd, truncated_svd
@@ -267,8 +268,9 @@ def ttm_matmul(matrix_cores: Sequence[torch.Tensor], x: torch.Tensor) -> torch.T
 
     Equals ``x @ ttm_to_dense(matrix_cores).T`` without forming the matrix. The
     cores are taken last to first, so the first product reads ``x`` in place
-    (its last mode is contiguous) and each core costs one matrix product and
-    at most one copy of the intermediate.
+    (its last mode is contiguous), and each core ``(r, m, n, r')`` is used
+    through the free view ``(r m, n r')``: one matrix product and at most one
+    copy of the intermediate per core.
     """
     ins = [m.shape[2] for m in matrix_cores]
     total_in = 1
@@ -277,18 +279,17 @@ def ttm_matmul(matrix_cores: Sequence[torch.Tensor], x: torch.Tensor) -> torch.T
     if x.ndim != 2 or x.shape[1] != total_in:
         raise ValueError(f"input of shape {tuple(x.shape)} does not match a TT-matrix with {total_in} columns")
     batch, d = x.shape[0], len(matrix_cores)
-    # invariant before core k: t is (B * N_<k, n_k, M, r_k) where N_<k are the
+    # invariant before core k: t is (B * N_<k, M, n_k * r_k), with N_<k the
     # inputs still to contract and M the outputs made so far, last mode first
-    t = x.reshape(-1, ins[-1], 1, 1)
+    t = x.reshape(-1, 1, ins[-1])
     for k in range(d - 1, -1, -1):
         r, m, n, r_next = matrix_cores[k].shape
-        rows, made = t.shape[0], t.shape[2]
-        lhs = t if made == 1 else t.permute(0, 2, 1, 3)
-        # (rows * M, n * r_k) @ (n * r_k, m * r_{k-1})
-        rhs = matrix_cores[k].permute(2, 3, 1, 0).reshape(n * r_next, m * r)
-        t = (lhs.reshape(rows * made, n * r_next) @ rhs).reshape(rows, made * m, r)
+        t = F.linear(t, matrix_cores[k].reshape(r * m, n * r_next))  # (B N_<k, M, r * m)
         if k:
-            t = t.reshape(rows // ins[k - 1], ins[k - 1], made * m, r)
+            rows, made = t.shape[0] // ins[k - 1], t.shape[1] * m
+            # (B N_<k-1, n_{k-1}, M, r, m) -> (B N_<k-1, M m, n_{k-1} r)
+            t = t.reshape(rows, ins[k - 1], t.shape[1], r, m).permute(0, 2, 4, 1, 3)
+            t = t.reshape(rows, made, ins[k - 1] * r)
     # outputs came last mode first: reverse them to the big-endian order
     out = t.reshape(batch, *[c.shape[1] for c in reversed(matrix_cores)])
     return out.permute(0, *range(d, 0, -1)).reshape(batch, -1)
