@@ -4,7 +4,11 @@ A linear map 4096 -> 16 held as a TT-matrix 8x8x8x8 -> 2x2x2x2 of rank 8
 (about 3.5% of the dense parameters) fitted to sklearn's make_regression data
 with Adam, full batch. Prints the training R^2 and the parameter fraction.
 
-    python examples/tt_regression.py [--steps 1000] [--lr 0.05] [--rank 8]
+The post trains 10,000 steps at lr 0.05. In 1,000 steps lr 0.05 ends anywhere
+between R^2 0.905 and 0.944 depending on the seed (the last steps still jump),
+while lr 0.02 lands at 0.937-0.940 for seeds 0-2; hence the default.
+
+    python examples/tt_regression.py [--steps 1000] [--lr 0.02] [--rank 8]
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def r2_score(prediction: torch.Tensor, target: torch.Tensor) -> float:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--lr", type=float, default=5e-2)
+    parser.add_argument("--lr", type=float, default=2e-2)
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -49,10 +53,12 @@ def main(argv=None) -> dict:
         loss.backward()
         optimizer.step()
     with torch.no_grad():
-        r2 = r2_score(layer(x), y)
+        prediction = layer(x)
+    r2 = r2_score(prediction, y)
     print(f"TT-matrix 4096 -> 16, rank {args.rank}: {tn.count_parameters(layer)} parameters "
           f"({100 * fraction:.1f}% of dense {dense_count}); training R^2 = {r2:.4f} after {args.steps} Adam steps")
-    return {"r2": r2, "fraction": fraction, "parameters": tn.count_parameters(layer)}
+    return {"r2": r2, "fraction": fraction, "parameters": tn.count_parameters(layer),
+            "prediction": prediction.numpy(), "target": y.numpy()}
 
 
 if __name__ == "__main__":

@@ -28,3 +28,36 @@ def test_gradient_example_matches_finite_differences_and_trains():
     energies = [float(v) for v in re.findall(r"energy ([+-][\d.]+)", out)]
     exact = float(re.search(r"exact ground-state energy ([+-][\d.]+)", out).group(1))
     assert energies[-1] < energies[0] and energies[-1] - exact < 0.05
+
+
+def _load(name: str):
+    """Import an example as a module (to call its main and check what it returns)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name[:-3], EXAMPLES / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tt_regression_example_reaches_r2_with_3_5_percent_of_parameters():
+    """Yinchong Yang's TT regression: training R^2 >= 0.93 (checked with sklearn's r2_score) at ~3.5%."""
+    from sklearn.metrics import r2_score
+
+    result = _load("tt_regression.py").main([])
+    assert abs(result["fraction"] - 0.035) < 0.002
+    assert abs(r2_score(result["target"], result["prediction"]) - result["r2"]) < 1e-5
+    assert result["r2"] >= 0.93
+
+
+def test_digits_compression_example_keeps_accuracy():
+    """CP and Tucker convolutions with 3-4x fewer parameters lose at most 1 point after fine-tuning."""
+    out = run("digits_compression.py")
+    dense = float(re.search(r"test accuracy ([\d.]+)%", out).group(1))
+    assert dense >= 95
+    for name in ("cp", "tucker"):
+        line = next(l for l in out.splitlines() if l.strip().startswith(name + ":"))
+        reduction = float(re.search(r"\(([\d.]+)x fewer\)", line).group(1))
+        after = float(re.search(r"([\d.]+)% after", line).group(1))
+        assert 3.0 <= reduction <= 4.0, line
+        assert dense - after <= 1.0, line

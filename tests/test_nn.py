@@ -162,14 +162,7 @@ def test_tensorized_shape_product_and_length(order):
         assert list(shape) == sorted(shape, reverse=True)
 
 
-_UNEVEN = pytest.mark.xfail(
-    strict=True,
-    reason="bug: tensorized_shape's greedy prime packing is not 'as even as the primes allow': "
-    "tensorized_shape(72, 2) == (12, 6) although 9 * 8 = 72",
-)
-
-
-@pytest.mark.parametrize("order", [pytest.param(2, marks=_UNEVEN), 3])
+@pytest.mark.parametrize("order", [2, 3])
 def test_tensorized_shape_is_as_even_as_possible(order):
     """Brute force over every ordered factorization: the largest factor is the smallest possible."""
     for n in range(1, 130):
@@ -206,13 +199,21 @@ def test_cp_float_rank_parameter_count(f):
 
 @pytest.mark.parametrize("f", [0.05, 0.2, 0.5, 1.0, "same"])
 def test_tucker_float_rank_parameter_count(f):
-    """Equal mode sizes 12: ranks (r, r, r) with r the largest integer such that r^3 + 36 r <= f N (brute force)."""
+    """Equal mode sizes 12: the ranks fit the budget f N, are balanced (differ by at most 1),
+    and no single rank can grow by one without breaking the budget (brute-force count r1 r2 r3 + 12 sum r)."""
     frac = 1.0 if f == "same" else f
-    n_dense = 12**3
-    r_best = max(r for r in range(1, 13) if r**3 + 3 * 12 * r <= frac * n_dense)
+    budget = frac * 12**3
+
+    def count(ranks):
+        return math.prod(ranks) + 12 * sum(ranks)
+
     t = tn.TuckerTensor((12, 12, 12), f)
-    assert t.rank == (r_best,) * 3
-    assert _n_params(t) <= frac * n_dense
+    assert _n_params(t) == count(t.rank) <= budget
+    assert max(t.rank) - min(t.rank) <= 1
+    for k in range(3):
+        grown = list(t.rank)
+        grown[k] += 1
+        assert grown[k] > 12 or count(grown) > budget
 
 
 @pytest.mark.parametrize("f", [0.05, 0.2, 0.5, 1.0, "same"])
@@ -233,15 +234,7 @@ def test_tt_float_rank_parameter_count(f):
     assert _n_params(t) == count(r_best)
 
 
-_SAME_TUCKER = pytest.mark.xfail(
-    strict=True,
-    reason="bug: tucker_rank('same') for FactorizedLinear(64, 48, factorization='tucker') keeps only 26% "
-    "of the dense count (ranks (3,)*6): the proportional bisection raises equal-size modes together, "
-    "so the count jumps past the budget",
-)
-
-
-@pytest.mark.parametrize("factorization", ["tt", "cp", pytest.param("tucker", marks=_SAME_TUCKER), "svd"])
+@pytest.mark.parametrize("factorization", ["tt", "cp", "tucker", "svd"])
 def test_same_rank_is_close_to_dense_count(factorization):
     """rank='same' means the dense count: the weight holds between half and 1.5 times in*out parameters."""
     layer = tn.FactorizedLinear(64, 48, "same", factorization, bias=False)
@@ -259,11 +252,13 @@ def test_float_rank_linear_not_wildly_off(factorization, f):
 
 
 def test_linear_automatic_shapes():
-    """Automatic shapes multiply to the features; one length for in and out (2 for tt, 3 otherwise)."""
-    for factorization, order in (("tt", 2), ("cp", 3), ("tucker", 3)):
+    """Automatic shapes multiply to the features; a TT-matrix gets 2 modes on both sides,
+    CP and Tucker up to 3 modes per side with the padding 1s dropped."""
+    layer = tn.FactorizedLinear(60, 35, 0.5, "tt")
+    assert layer.in_shape == (10, 6) and layer.out_shape == (7, 5)
+    for factorization in ("cp", "tucker"):
         layer = tn.FactorizedLinear(60, 35, 0.5, factorization)
-        assert math.prod(layer.in_shape) == 60 and math.prod(layer.out_shape) == 35
-        assert len(layer.in_shape) == len(layer.out_shape) == order
+        assert layer.in_shape == (5, 4, 3) and layer.out_shape == (7, 5)
     layer = tn.FactorizedLinear(24, 10, 2, "tt", in_shape=(2, 3, 4))
     assert layer.in_shape == (2, 3, 4) and math.prod(layer.out_shape) == 10 and len(layer.out_shape) == 3
 
@@ -921,11 +916,6 @@ def test_compress_single_layer_model():
     assert _rel(out(x).detach(), lin(x).detach()) < TOL64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: compress replaces only the first occurrence of a layer shared at two places "
-    "(named_modules deduplicates), leaving the other an nn.Linear and breaking the weight sharing",
-)
 def test_compress_shared_layer_replaced_everywhere():
     """A layer used twice: both places get the same factorized layer (as the model shared one)."""
     torch.manual_seed(84)

@@ -46,31 +46,31 @@ def compress(
     unknown = [t for t in layers if t not in _CONVERTERS]
     if not layers or unknown:
         raise ValueError(f"layers {layers} must be a non-empty subset of (nn.Linear, nn.Conv2d)")
+    compressed = copy.deepcopy(model)
+    # every place a layer sits (a layer shared by two places is listed twice)
+    places = [(name, m) for name, m in compressed.named_modules(remove_duplicate=False) if type(m) in layers]
+    if not places:
+        raise ValueError(f"{type(model).__name__} has no {' or '.join(t.__name__ for t in layers)} layer to compress")
     if isinstance(factorization, Mapping):
         choice = dict(factorization)
-        missing = [t.__name__ for t in layers if t not in choice]
-        if missing:
-            raise ValueError(f"factorization dict has no entry for {', '.join(missing)}")
     else:
         choice = {t: factorization for t in layers}
-    for kind in layers:
+    for kind in {type(m) for _, m in places}:
         allowed = _CONVERTERS[kind][1]
+        if kind not in choice:
+            raise ValueError(f"factorization dict has no entry for {kind.__name__}")
         if not isinstance(choice[kind], str) or choice[kind].lower() not in allowed:
             raise ValueError(
                 f"factorization {choice[kind]!r} does not apply to {kind.__name__}; allowed: {', '.join(allowed)}"
             )
-    compressed = copy.deepcopy(model)
-    targets = [(name, m) for name, m in compressed.named_modules() if type(m) in layers]
-    if not targets:
-        raise ValueError(f"{type(model).__name__} has no {' or '.join(t.__name__ for t in layers)} layer to compress")
-    for name, module in targets:
-        convert = _CONVERTERS[type(module)][0]
-        replacement = convert(module, rank, choice[type(module)])
+    replacements: dict[int, nn.Module] = {}  # one replacement per layer, so sharing survives
+    for name, module in places:
+        if id(module) not in replacements:
+            replacements[id(module)] = _CONVERTERS[type(module)][0](module, rank, choice[type(module)])
         parent_name, _, child = name.rpartition(".")
-        parent = compressed.get_submodule(parent_name) if parent_name else compressed
         if not child:
-            return replacement  # the model itself was a single layer
-        setattr(parent, child, replacement)
+            return replacements[id(module)]  # the model itself was a single layer
+        setattr(compressed.get_submodule(parent_name) if parent_name else compressed, child, replacements[id(module)])
     return compressed
 
 
@@ -92,10 +92,11 @@ def count_flops(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
     raw = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
     total = raw.pop("Global", 0)
     # the counter names modules "<RootClass>.<path>"; drop the root prefix
-    named = {name.partition(".")[2]: flops for name, flops in raw.items() if "." in name}
+    # (the root itself becomes "", as in named_modules)
+    named = {name.partition(".")[2]: flops for name, flops in raw.items()}
     innermost = {
         name: flops
         for name, flops in named.items()
-        if flops and not any(other.startswith(name + ".") and named[other] for other in named)
+        if flops and not any(other != name and other.startswith(name) and named[other] for other in named)
     }
     return {**innermost, "total": total}

@@ -103,6 +103,14 @@ def contract_network(tensor: FactorizedTensor, x: torch.Tensor, contracted: Sequ
     return contract(equation, x, *components)
 
 
+def _check_weight_tensor(tensor, what: str) -> None:
+    """Layers hold real floating-point factors: refuse anything else before building one."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{what} needs a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.is_complex() or not tensor.is_floating_point():
+        raise TypeError(f"{what} needs a real floating-point tensor, got dtype {tensor.dtype}")
+
+
 def _normal_(tensor: torch.Tensor, std: float) -> None:
     with torch.no_grad():
         tensor.normal_(0.0, std)
@@ -134,6 +142,7 @@ class CPTensor(FactorizedTensor):
     @classmethod
     def from_tensor(cls, tensor: torch.Tensor, rank, n_iter_max: int = 200) -> "CPTensor":
         """CP decomposition of ``tensor`` (ALS through tensorly)."""
+        _check_weight_tensor(tensor, "CP decomposition")
         module = cls(tensor.shape, rank, device=tensor.device, dtype=tensor.dtype)
         weights, factors = cp_from_dense(tensor, module.rank, n_iter_max=n_iter_max)
         with torch.no_grad():
@@ -194,6 +203,7 @@ class TuckerTensor(FactorizedTensor):
     @classmethod
     def from_tensor(cls, tensor: torch.Tensor, rank, modes: Sequence[int] | None = None) -> "TuckerTensor":
         """(Partial) Tucker decomposition of ``tensor`` by HOOI through tensorly."""
+        _check_weight_tensor(tensor, "Tucker decomposition")
         module = cls(tensor.shape, rank, modes=modes, device=tensor.device, dtype=tensor.dtype)
         core, factors = tucker_from_dense(tensor, module.rank, modes=module.modes)
         with torch.no_grad():
@@ -279,6 +289,7 @@ class TTTensor(_Train):
     @classmethod
     def from_tensor(cls, tensor: torch.Tensor, rank) -> "TTTensor":
         """TT-SVD of ``tensor`` with the shared ``tqsim.tensor.tt_from_dense`` (as for an MPS)."""
+        _check_weight_tensor(tensor, "TT decomposition")
         module = cls(tensor.shape, rank, device=tensor.device, dtype=tensor.dtype)
         cores, _ = tt_from_dense(tensor.detach(), list(module.rank))
         module._load_cores(cores)
@@ -322,6 +333,7 @@ class TTMatrix(_Train):
     @classmethod
     def from_matrix(cls, matrix: torch.Tensor, out_shape, in_shape, rank) -> "TTMatrix":
         """TT-SVD of a matrix with the shared ``tqsim.tensor.ttm_from_dense``."""
+        _check_weight_tensor(matrix, "TT-matrix decomposition")
         module = cls(out_shape, in_shape, rank, device=matrix.device, dtype=matrix.dtype)
         cores, _ = ttm_from_dense(matrix.detach(), module.out_shape, module.in_shape, list(module.rank))
         module._load_cores(cores)

@@ -94,6 +94,10 @@ class FactorizedLinear(nn.Module):
             self.in_shape, self.out_shape = _linear_shapes(
                 self.in_features, self.out_features, in_shape, out_shape, order
             )
+            if self.factorization != "tt":
+                # CP and Tucker need no common length: drop the padding modes of size 1
+                self.in_shape = tuple(s for s in self.in_shape if s > 1) or (1,)
+                self.out_shape = tuple(s for s in self.out_shape if s > 1) or (1,)
             full_shape = (*self.out_shape, *self.in_shape)
             if self.factorization == "tt":
                 self.weight_tensor = TTMatrix(self.out_shape, self.in_shape, rank, **kw)
@@ -135,8 +139,9 @@ class FactorizedLinear(nn.Module):
             u, v = self.weight_tensor.components()  # (1, out, r), (r, in, 1)
             y = (rows @ v.reshape(v.shape[0], -1).T) @ u.reshape(self.out_features, -1).T
         else:
-            d = len(self.out_shape)
-            t = contract_network(self.weight_tensor, rows.reshape(-1, *self.in_shape), list(range(d, 2 * d)))
+            d_out, d_in = len(self.out_shape), len(self.in_shape)
+            inputs = list(range(d_out, d_out + d_in))  # the weight tensor is (*out_shape, *in_shape)
+            t = contract_network(self.weight_tensor, rows.reshape(-1, *self.in_shape), inputs)
             y = t.reshape(-1, self.out_features)
         if self.bias is not None:
             y = y + self.bias

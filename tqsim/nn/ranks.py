@@ -54,31 +54,36 @@ def check_shape(shape, what: str = "shape") -> tuple[int, ...]:
     return tuple(_positive_int(s, f"every size in {what} {items}") for s in items)
 
 
-def _prime_factors(n: int) -> list[int]:
-    factors, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            factors.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        factors.append(n)
-    return factors
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def _even_split(n: int, order: int, largest: int) -> tuple[int, ...] | None:
+    """``order`` factors of ``n``, none above ``largest``, the largest as small as possible."""
+    if order == 1:
+        return (n,) if n <= largest else None
+    for f in _divisors(n):
+        if f > largest:
+            break
+        if f ** order < n:
+            continue  # f cannot be the largest factor
+        rest = _even_split(n // f, order - 1, f)
+        if rest is not None:
+            return (f, *rest)
+    return None
 
 
 def tensorized_shape(features: int, order: int = 3) -> tuple[int, ...]:
-    """Split ``features`` into ``order`` factors as even as the primes allow.
+    """Split ``features`` into ``order`` factors as even as the divisors allow.
 
-    Largest primes first, each into the currently smallest factor; factors of 1
-    are kept so that input and output shapes of a TT-matrix have one length
-    (a prime number of features cannot be split and stays one mode).
+    The largest factor is the smallest possible (then the next one, and so
+    on), found by a search over divisors; factors of 1 fill up when
+    ``features`` has too few prime factors (a prime stays one mode).
     """
     features = _positive_int(features, "features")
     order = _positive_int(order, "order")
-    parts = [1] * order
-    for p in sorted(_prime_factors(features), reverse=True):
-        parts[parts.index(min(parts))] *= p
-    return tuple(sorted(parts, reverse=True))
+    return _even_split(features, order, features)
 
 
 def _fraction(rank) -> float | None:
@@ -126,16 +131,19 @@ def tucker_rank(rank, shape: Sequence[int], modes: Sequence[int] | None = None) 
     sizes = [shape[m] for m in modes]
     fraction = _fraction(rank)
     if fraction is not None:
-        # ranks proportional to the mode sizes; bisection on the proportion
-        def ranks_at(scale: float) -> list[int]:
-            return [min(n, max(1, round(scale * n))) for n in sizes]
-
+        # grow ranks one step at a time, always the mode with the smallest
+        # rank / size, while the parameter count stays within the budget
         target = fraction * math.prod(shape)
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if _tucker_count(ranks_at(mid), shape, modes) <= target else (lo, mid)
-        return tuple(ranks_at(lo))
+        ranks = [1] * len(modes)
+        while True:
+            order = sorted((r / n, k) for k, (r, n) in enumerate(zip(ranks, sizes)) if r < n)
+            for _, k in order:
+                ranks[k] += 1
+                if _tucker_count(ranks, shape, modes) <= target:
+                    break
+                ranks[k] -= 1
+            else:
+                return tuple(ranks)
     if isinstance(rank, numbers.Integral) and not isinstance(rank, bool):
         rank = (rank,) * len(modes)
     try:
