@@ -1,13 +1,16 @@
 """Factorized layers against dense PyTorch layers (and TensorLy-Torch), CPU, one run.
 
-Inference (no gradient), float32, medians of repeated calls after a warm-up:
+Inference (no gradient), float32. The layers of one comparison are timed in
+interleaved rounds (each round calls every layer ``calls`` times), so drifts of
+the machine's speed hit them alike; medians over the rounds are reported.
 
 - a 3x3 convolution 256 -> 256 (padding 1) on a batch of 32x32 images:
   nn.Conv2d against FactorizedConv2d, Tucker-2 at rank (86, 86) and CP at the
   rank with the same parameter count;
 - FactorizedLinear's factorized forward (TT-matrix) against nn.Linear on a small
-  layer (16 -> 10) and a large one (4096 -> 4096, rank 16, automatic shapes
-  64 x 64), and TensorLy-Torch's FactorizedLinear on the same factorization.
+  layer (16 -> 10, rank "same", at 128 and 4096 rows) and a large one
+  (4096 -> 4096, rank 16, automatic shapes 64 x 64), and TensorLy-Torch's
+  FactorizedLinear on the same factorization, shapes and ranks.
 
 Ratios above 1 mean tqsim is faster.
 
@@ -18,12 +21,27 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
+import time
 
 import torch
 from torch import nn
 
 import tqsim.nn as tn
-from tqsim.benchtools import median_time
+
+
+def interleaved_medians(functions: list, rounds: int, calls: int) -> list[float]:
+    """Median seconds per call of each function over ``rounds`` interleaved rounds (after one warm-up call)."""
+    for fn in functions:
+        fn()
+    samples = [[] for _ in functions]
+    for _ in range(rounds):
+        for fn, times in zip(functions, samples):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times.append((time.perf_counter() - start) / calls)
+    return [statistics.median(times) for times in samples]
 
 
 def conv_rows(batch: int, repeats: int) -> list[tuple[str, int, float]]:
@@ -33,15 +51,13 @@ def conv_rows(batch: int, repeats: int) -> list[tuple[str, int, float]]:
     # CP rank with the Tucker-2 layer's parameter count: R (256 + 256 + 3 + 3) = that count
     cp_rank = round(tn.count_parameters(tucker.weight_tensor) / (256 + 256 + 3 + 3))
     cp = tn.FactorizedConv2d(256, 256, 3, rank=cp_rank, factorization="cp", padding=1)
-    rows = []
+    layers = (("nn.Conv2d", dense), ("Tucker-2 (86, 86)", tucker), (f"CP rank {cp_rank}", cp))
     with torch.no_grad():
-        for name, layer in (("nn.Conv2d", dense), ("Tucker-2 (86, 86)", tucker), (f"CP rank {cp_rank}", cp)):
-            seconds, _ = median_time(lambda layer=layer: layer(x), repeats)
-            rows.append((name, tn.count_parameters(layer), seconds))
-    return rows
+        seconds = interleaved_medians([lambda layer=layer: layer(x) for _, layer in layers], repeats, 1)
+    return [(name, tn.count_parameters(layer), t) for (name, layer), t in zip(layers, seconds)]
 
 
-def linear_rows(in_features: int, out_features: int, rank, rows_in: int, repeats: int):
+def linear_rows(in_features: int, out_features: int, rank, rows_in: int, repeats: int, calls: int):
     x = torch.randn(rows_in, in_features)
     dense = nn.Linear(in_features, out_features)
     ours = tn.FactorizedLinear(in_features, out_features, rank=rank, factorization="tt")
@@ -55,12 +71,9 @@ def linear_rows(in_features: int, out_features: int, rank, rows_in: int, repeats
         timed.append(("TensorLy-Torch blocktt (TT-matrix), same shapes and ranks", theirs))
     except ImportError:
         pass
-    result = []
     with torch.no_grad():
-        for name, layer in timed:
-            seconds, _ = median_time(lambda layer=layer: layer(x), repeats)
-            result.append((name, tn.count_parameters(layer), seconds))
-    return result
+        seconds = interleaved_medians([lambda layer=layer: layer(x) for _, layer in timed], repeats, calls)
+    return [(name, tn.count_parameters(layer), t) for (name, layer), t in zip(timed, seconds)]
 
 
 def print_table(title: str, rows, reference: float, ours: float | None = None) -> None:
@@ -77,7 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=128, help="rows of the linear-layer input")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    repeats = 3 if args.quick else 21
+    repeats = 3 if args.quick else 31
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
 
     rows = conv_rows(args.batch, max(3, repeats // 3))
@@ -85,12 +98,14 @@ def main(argv=None) -> int:
     for name, _, seconds in rows[1:]:
         print(f"ratio nn.Conv2d / {name}: {rows[0][2] / seconds:.2f}")
 
-    for in_f, out_f, rank in ((16, 10, "same"), (4096, 4096, 16)):
-        rows = linear_rows(in_f, out_f, rank, args.rows, repeats * 5 if in_f < 100 else repeats)
-        print_table(f"linear {in_f} -> {out_f}, input ({args.rows}, {in_f})", rows, rows[0][2])
-        print(f"ratio nn.Linear / tqsim ({in_f} -> {out_f}): {rows[0][2] / rows[1][2]:.2f}")
+    cases = [(16, 10, "same", args.rows), (16, 10, "same", 4096), (4096, 4096, 16, args.rows)]
+    for in_f, out_f, rank, n_rows in cases:
+        rows = linear_rows(in_f, out_f, rank, n_rows, repeats, 200 if in_f * n_rows < 100_000 else 5)
+        print_table(f"linear {in_f} -> {out_f}, input ({n_rows}, {in_f})", rows, rows[0][2])
+        label = f"{in_f} -> {out_f}, {n_rows} rows"
+        print(f"ratio nn.Linear / tqsim ({label}): {rows[0][2] / rows[1][2]:.2f}")
         if len(rows) > 2:
-            print(f"ratio TensorLy-Torch / tqsim ({in_f} -> {out_f}): {rows[2][2] / rows[1][2]:.2f}")
+            print(f"ratio TensorLy-Torch / tqsim ({label}): {rows[2][2] / rows[1][2]:.2f}")
     return 0
 
 

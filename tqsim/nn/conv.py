@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from .factorized_tensors import CPTensor, TuckerTensor
+from .factorized_tensors import CPTensor, TuckerTensor, adopt
 from .ranks import check_factorization
 
 __all__ = ["FactorizedConv2d"]
@@ -166,11 +166,7 @@ class FactorizedConv2d(nn.Module):
             decomposed = CPTensor.from_tensor(weight, layer.rank)
         else:
             decomposed = TuckerTensor.from_tensor(weight, layer.rank, modes=(0, 1))
-        layer.weight_tensor.load_state_dict(decomposed.state_dict())
-        if conv.bias is not None:
-            with torch.no_grad():
-                layer.bias.copy_(conv.bias)
-        return layer
+        return adopt(layer, decomposed, conv.bias)
 
     def extra_repr(self) -> str:
         return (

@@ -24,7 +24,7 @@ from ..tensor.tt import tt_from_dense, tt_to_dense, ttm_from_dense, ttm_to_dense
 from ..tensor.tucker import tucker_from_dense, tucker_to_dense
 from .ranks import check_shape, cp_rank, tt_rank, tucker_rank
 
-__all__ = ["FactorizedTensor", "CPTensor", "TuckerTensor", "TTTensor", "TTMatrix", "contract_network"]
+__all__ = ["FactorizedTensor", "CPTensor", "TuckerTensor", "TTTensor", "TTMatrix", "contract_network", "adopt"]
 
 
 class FactorizedTensor(nn.Module):
@@ -103,12 +103,28 @@ def contract_network(tensor: FactorizedTensor, x: torch.Tensor, contracted: Sequ
     return contract(equation, x, *components)
 
 
+def adopt(layer: nn.Module, decomposed: FactorizedTensor, bias: torch.Tensor | None) -> nn.Module:
+    """Give a freshly built factorized layer the factors of a decomposition and the dense layer's bias."""
+    layer.weight_tensor.load_state_dict(decomposed.state_dict())
+    if bias is not None:
+        with torch.no_grad():
+            layer.bias.copy_(bias)
+    return layer
+
+
 def _check_weight_tensor(tensor, what: str) -> None:
     """Layers hold real floating-point factors: refuse anything else before building one."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{what} needs a torch.Tensor, got {type(tensor).__name__}")
     if tensor.is_complex() or not tensor.is_floating_point():
         raise TypeError(f"{what} needs a real floating-point tensor, got dtype {tensor.dtype}")
+
+
+def _entries(parameters: nn.ParameterList) -> list[nn.Parameter]:
+    """The entries of a ParameterList, in order, read from its parameter dict:
+    iterating the list goes through one ``__getattr__`` per entry, which costs
+    more than the product of a small layer."""
+    return list(parameters._parameters.values())
 
 
 def _normal_(tensor: torch.Tensor, std: float) -> None:
@@ -152,7 +168,7 @@ class CPTensor(FactorizedTensor):
         return module
 
     def factor_parameters(self):
-        return [self.weights, *self.factors]
+        return [self.weights, *_entries(self.factors)]
 
     def _scaled(self, scales):
         weights = self.weights if scales[0] is None else self.weights * scales[0]
@@ -213,7 +229,7 @@ class TuckerTensor(FactorizedTensor):
         return module
 
     def factor_parameters(self):
-        return [self.core, *self.factors]
+        return [self.core, *_entries(self.factors)]
 
     def _scaled(self, scales):
         core = self.core
@@ -261,7 +277,7 @@ class _Train(FactorizedTensor):
                 p[tuple(slice(0, s) for s in c.shape)] = c
 
     def factor_parameters(self):
-        return list(self.cores)
+        return _entries(self.cores)
 
     def _scaled(self, scales):
         cores = list(self.cores)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..tensor.tt import ttm_matmul
-from .factorized_tensors import CPTensor, FactorizedTensor, TTMatrix, TTTensor, TuckerTensor, contract_network
+from .factorized_tensors import CPTensor, FactorizedTensor, TTMatrix, TTTensor, TuckerTensor, adopt, contract_network
 from .ranks import check_factorization, check_shape, tensorized_shape
 
 __all__ = ["FactorizedLinear"]
@@ -131,11 +131,12 @@ class FactorizedLinear(nn.Module):
             raise ValueError(f"input has {x.shape[-1]} features in its last axis; this layer takes {self.in_features}")
         if self.implementation == "reconstructed":
             return F.linear(x, self.weight, self.bias)
+        if self.factorization == "tt":  # the bias rides on the last product
+            y = ttm_matmul(self.weight_tensor.components(), x.reshape(-1, self.in_features), self.bias)
+            return y if x.ndim == 2 else y.reshape(*x.shape[:-1], self.out_features)
         lead = x.shape[:-1]
         rows = x.reshape(-1, self.in_features)
-        if self.factorization == "tt":
-            y = ttm_matmul(self.weight_tensor.components(), rows)
-        elif self.factorization == "svd":
+        if self.factorization == "svd":
             u, v = self.weight_tensor.components()  # (1, out, r), (r, in, 1)
             y = (rows @ v.reshape(v.shape[0], -1).T) @ u.reshape(self.out_features, -1).T
         else:
@@ -174,11 +175,7 @@ class FactorizedLinear(nn.Module):
         else:
             tensor = weight.reshape(*layer.out_shape, *layer.in_shape)
             decomposed = (CPTensor if layer.factorization == "cp" else TuckerTensor).from_tensor(tensor, layer.rank)
-        layer.weight_tensor.load_state_dict(decomposed.state_dict())
-        if linear.bias is not None:
-            with torch.no_grad():
-                layer.bias.copy_(linear.bias)
-        return layer
+        return adopt(layer, decomposed, linear.bias)
 
     def extra_repr(self) -> str:
         return (

@@ -14,6 +14,7 @@ norm of the whole train is the norm of core ``c``.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -263,33 +264,42 @@ def ttm_from_dense(
     return [c.reshape(c.shape[0], o, i, c.shape[-1]) for c, o, i in zip(cores, out_shape, in_shape)], discarded
 
 
-def ttm_matmul(matrix_cores: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Rows of ``x`` ``(batch, prod n_k)`` times the transposed TT-matrix: ``(batch, prod m_k)``.
+def ttm_matmul(
+    matrix_cores: Sequence[torch.Tensor], x: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Rows of ``x`` ``(batch, prod n_k)`` times the transposed TT-matrix (plus ``bias``): ``(batch, prod m_k)``.
 
-    Equals ``x @ ttm_to_dense(matrix_cores).T`` without forming the matrix. The
-    cores are taken last to first, so the first product reads ``x`` in place
-    (its last mode is contiguous), and each core ``(r, m, n, r')`` is used
-    through the free view ``(r m, n r')``: one matrix product and at most one
-    copy of the intermediate per core.
+    Equals ``x @ ttm_to_dense(matrix_cores).T + bias`` without forming the
+    matrix. The cores are taken last to first and each one multiplies from the
+    left, through the free view ``(r m, n r')`` of its ``(r, m, n, r')``
+    entries: the outputs come out in big-endian order and no intermediate is
+    ever copied.
     """
     ins = [m.shape[2] for m in matrix_cores]
-    total_in = 1
-    for n in ins:
-        total_in *= n
-    if x.ndim != 2 or x.shape[1] != total_in:
-        raise ValueError(f"input of shape {tuple(x.shape)} does not match a TT-matrix with {total_in} columns")
-    batch, d = x.shape[0], len(matrix_cores)
-    # invariant before core k: t is (B * N_<k, M, n_k * r_k), with N_<k the
-    # inputs still to contract and M the outputs made so far, last mode first
-    t = x.reshape(-1, 1, ins[-1])
-    for k in range(d - 1, -1, -1):
+    if x.ndim != 2 or x.shape[1] != math.prod(ins):
+        raise ValueError(f"input of shape {tuple(x.shape)} does not match a TT-matrix with {math.prod(ins)} columns")
+    r, m, n, _ = matrix_cores[-1].shape
+    if len(matrix_cores) == 1:
+        return F.linear(x, matrix_cores[0].reshape(m, n), bias)
+    # t is (B * N_<k, r_{k-1} * M) with N_<k the inputs still to contract and
+    # M the outputs made so far (index order: rows, bond, outputs)
+    t = F.linear(x.reshape(-1, n), matrix_cores[-1].reshape(r * m, n))
+    made = m
+    for k in range(len(matrix_cores) - 2, -1, -1):
         r, m, n, r_next = matrix_cores[k].shape
-        t = F.linear(t, matrix_cores[k].reshape(r * m, n * r_next))  # (B N_<k, M, r * m)
-        if k:
-            rows, made = t.shape[0] // ins[k - 1], t.shape[1] * m
-            # (B N_<k-1, n_{k-1}, M, r, m) -> (B N_<k-1, M m, n_{k-1} r)
-            t = t.reshape(rows, ins[k - 1], t.shape[1], r, m).permute(0, 2, 4, 1, 3)
-            t = t.reshape(rows, made, ins[k - 1] * r)
-    # outputs came last mode first: reverse them to the big-endian order
-    out = t.reshape(batch, *[c.shape[1] for c in reversed(matrix_cores)])
-    return out.permute(0, *range(d, 0, -1)).reshape(batch, -1)
+        t = t.reshape(-1, n * r_next, made)  # split off the input mode n_k and its bond
+        weight = matrix_cores[k].reshape(r * m, n * r_next)
+        made *= m
+        last_with_bias = k == 0 and bias is not None  # then r = 1: t is (B, m_1, M)
+        if t.numel() > 1 << 16:
+            # one batched product over the free view (matmul would first copy
+            # a transposed layout of a large batch); the bias rides along
+            batched = weight.expand(t.shape[0], -1, -1)
+            t = torch.baddbmm(bias.reshape(1, m, -1), batched, t) if last_with_bias else torch.bmm(batched, t)
+        else:
+            # small: matmul folds the batch into one matrix product, which
+            # beats a batched product of many tiny matrices by 2x
+            t = torch.matmul(weight, t)
+            if last_with_bias:
+                t = t + bias.reshape(m, -1)
+    return t.reshape(x.shape[0], -1)
