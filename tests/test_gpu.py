@@ -178,10 +178,125 @@ def test_maxcut_families_train_on_cuda_like_on_cpu():
         runs = {}
         for device in ("cpu", "cuda"):
             model = make_ansatz(family, problem, seed=2, dtype=torch.complex128)
-            runs[device] = train(model, steps=3, lr=0.05, device=device, progress=False)
+            runs[device] = train(model, steps=3, lr=0.05, device=device, progress=False, cuda_graph=False)
         assert runs["cuda"].device.startswith("cuda")
         for a, b in zip(runs["cpu"].history, runs["cuda"].history):
             assert abs(a["loss"] - b["loss"]) < 1e-8, family
             assert abs(a["entropy"] - b["entropy"]) < 1e-6, family
     mps = make_ansatz("two-directional", problem, seed=2, backend="mps")
     assert train(mps, steps=2, device="cuda", progress=False).device.startswith("cuda")
+
+
+def test_maxcut_cuda_graph_replays_match_cpu_training():
+    """Steps 4-8 are CUDA-graph replays; their history equals eager CPU training (complex128)."""
+    from tqsim.maxcut import FAMILIES, MaxCutProblem, make_ansatz, train
+
+    problem = MaxCutProblem.random_regular(12, 3, seed=3)
+    cases = [(family, {}) for family in FAMILIES] + [("two-directional", {"encoding": "mbe"})]
+    for family, options in cases:
+        runs = {}
+        for device in ("cpu", "cuda"):
+            model = make_ansatz(family, problem, seed=4, dtype=torch.complex128, **options)
+            runs[device] = train(model, steps=8, lr=0.05, device=device, progress=False)
+        assert runs["cuda"].cuda_graph and not runs["cpu"].cuda_graph, family
+        for a, b in zip(runs["cpu"].history, runs["cuda"].history, strict=True):
+            for key in ("loss", "expected_cut", "best_cut", "entropy"):
+                assert abs(a[key] - b[key]) < 1e-8, (family, key, a["step"])
+    # the entropy penalty needs an eigensolver that cannot be recorded: eager, still trains
+    model = make_ansatz("one-directional", problem, seed=4, entropy_penalty=0.1)
+    result = train(model, steps=5, device="cuda", progress=False)
+    assert not result.cuda_graph and len(result.history) == 5
+
+
+def test_graphed_step_runs_a_custom_loss():
+    """GraphedStep with TensorLy-Quantum's MBE loss: the same parameters as an eager Adam run."""
+    from tqsim.maxcut import mbe_spins
+    from tqsim.maxcut.graphed import GraphedStep
+
+    n = 6
+    theta0 = torch.rand(2, n, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    edges = torch.tensor([[0, 7], [1, 4], [2, 9], [3, 11], [5, 6], [8, 10]])
+
+    def make(device, capturable):
+        theta = torch.nn.Parameter(theta0.clone().to(device))
+        opt = torch.optim.Adam([theta], lr=0.1, capturable=capturable)
+        left, right = edges[:, 0].to(device), edges[:, 1].to(device)  # no host copies inside the step
+
+        def compute():
+            c = tq.Circuit(n)
+            for q in range(n):
+                c.ry(theta[0, q], q)
+            for q in range(0, n - 1, 2):
+                c.cz(q, q + 1)
+            for q in range(n):
+                c.ry(theta[1, q], q)
+            s = torch.tanh(mbe_spins(c.run(tq.StateVector.zeros(n, dtype=torch.complex128, device=device)), 2 * n))
+            return ((s[left] * s[right]).sum(),)
+
+        return theta, opt, compute
+
+    theta_g, opt_g, compute_g = make("cuda", True)
+    step = GraphedStep(compute_g, opt_g)
+    theta_e, opt_e, compute_e = make("cpu", False)
+    for _ in range(7):
+        step()
+        opt_e.zero_grad()
+        compute_e()[0].backward()
+        opt_e.step()
+    assert step.captured
+    np.testing.assert_allclose(theta_g.detach().cpu().numpy(), theta_e.detach().numpy(), atol=1e-10)
+
+
+# ---------------------------------------------------------------- nn layers
+
+
+def test_nn_layers_on_cuda_match_dense_ops():
+    """Factorized linear / conv / TRL / TCL forwards on CUDA equal the dense torch ops on the rebuilt weights."""
+    import torch.nn.functional as F
+
+    import tqsim.nn as tn
+
+    torch.manual_seed(0)
+    kw = {"device": "cuda", "dtype": torch.float64}
+    x = torch.randn(5, 24, **kw)
+    for factorization in ("tt", "cp", "tucker", "svd"):
+        layer = tn.FactorizedLinear(24, 12, rank=0.5, factorization=factorization, **kw)
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), atol=1e-10, rtol=1e-10)
+    big = tn.FactorizedLinear(4096, 512, rank=8, **kw)  # the batched-product path of ttm_matmul
+    xb = torch.randn(64, 4096, **kw)
+    torch.testing.assert_close(big(xb), F.linear(xb, big.weight, big.bias), atol=1e-10, rtol=1e-10)
+    img = torch.randn(2, 6, 9, 11, **kw)
+    for factorization, rank in (("cp", 12), ("tucker", (5, 4))):
+        conv = tn.FactorizedConv2d(6, 8, 3, rank, factorization, stride=2, padding=1, dilation=1, **kw)
+        torch.testing.assert_close(conv(img), F.conv2d(img, conv.weight, conv.bias, 2, 1, 1), atol=1e-10, rtol=1e-10)
+    trl = tn.TRL((4, 5), (3,), rank=0.5, factorization="tt", **kw)
+    t = torch.randn(7, 4, 5, **kw)
+    torch.testing.assert_close(trl(t), torch.einsum("bij,ijo->bo", t, trl.weight_tensor.to_tensor()) + trl.bias)
+    tcl = tn.TCL((4, 5), (2, 3), **kw)
+    torch.testing.assert_close(tcl(t), torch.einsum("bij,pi,qj->bpq", t, tcl.factors[0], tcl.factors[1]))
+
+
+def test_nn_decomposition_dropout_and_lasso_on_cuda():
+    """compress, tensor dropout and the lasso keep everything on the GPU and behave as on the CPU."""
+    from torch import nn
+
+    import tqsim.nn as tn
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 10)).double()
+    x = torch.randn(4, 3, 6, 6, dtype=torch.float64)
+    reference = model(x)
+    model_gpu = model.cuda()
+    tucker = tn.compress(model_gpu, rank=(8, 3), factorization="tucker", layers=(nn.Conv2d,))  # full ranks
+    svd = tn.compress(tucker, rank=10, factorization="svd", layers=(nn.Linear,))  # full rank
+    assert all(p.is_cuda for p in svd.parameters())
+    assert isinstance(svd[0], tn.FactorizedConv2d) and isinstance(svd[3], tn.FactorizedLinear)
+    torch.testing.assert_close(svd(x.cuda()).cpu(), reference, atol=1e-10, rtol=1e-10)
+    layer = tn.tensor_dropout(tn.FactorizedLinear(16, 16, rank=4, factorization="cp", device="cuda"), p=0.5)
+    xs = torch.randn(3, 16, device="cuda")
+    assert not torch.equal(layer(xs), layer(xs))  # masks drawn on the GPU, different each call
+    layer.eval()
+    torch.testing.assert_close(layer(xs), torch.nn.functional.linear(xs, layer.weight, layer.bias))
+    lasso = tn.TensorLasso(penalty=1e-2)
+    lasso.attach(layer)
+    assert lasso.penalty(layer).is_cuda and lasso.effective_ranks(layer) == {"weight_tensor": (4,)}

@@ -14,7 +14,6 @@ they are ordinary training steps.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable
 
 import torch
@@ -28,35 +27,32 @@ class GraphedStep:
     ``compute`` must return a sequence whose first item is the scalar loss; the
     rest (tensors or objects holding them) are returned as they are. After a
     replay they hold the new values, until the next call overwrites them.
-    If recording fails (an operation that waits for the host, say), the step
-    stays eager and ``captured`` is False.
+    ``compute`` must not wait for the device (no ``.item()``, no host copies,
+    no cuSOLVER eigensolvers); a recording that fails raises, because the
+    device is unusable for the rest of the process after a failed capture.
     """
 
     def __init__(self, compute: Callable[[], Any], optimizer: torch.optim.Optimizer, warmup: int = 3):
         self.compute, self.optimizer, self.warmup = compute, optimizer, warmup
+        _float64_step_counts(optimizer)
         self.captured = False
-        self.failed: str | None = None
         self._graph: torch.cuda.CUDAGraph | None = None
         self._outputs: Any = None
         self._eager_steps = 0
-
-    def _eager(self):
-        self.optimizer.zero_grad(set_to_none=True)
-        outputs = self.compute()
-        outputs[0].backward()
-        self.optimizer.step()
-        return outputs
 
     def __call__(self):
         if self._graph is not None:
             self._graph.replay()
             return self._outputs
-        if self.failed is not None or self._eager_steps < self.warmup:
+        if self._eager_steps < self.warmup:
             self._eager_steps += 1
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
-                outputs = self._eager()
+                self.optimizer.zero_grad(set_to_none=True)
+                outputs = self.compute()
+                outputs[0].backward()
+                self.optimizer.step()
             torch.cuda.current_stream().wait_stream(side)
             return outputs
         graph = torch.cuda.CUDAGraph()
@@ -67,11 +63,31 @@ class GraphedStep:
                 outputs[0].backward()
                 self.optimizer.step()
         except RuntimeError as error:
-            self.failed = str(error).splitlines()[0]
-            warnings.warn(f"training step could not be recorded as a CUDA graph ({self.failed}); running eagerly",
-                          RuntimeWarning, stacklevel=2)
-            torch.cuda.synchronize()
-            return self()
+            raise RuntimeError(
+                f"the training step cannot be recorded as a CUDA graph ({str(error).splitlines()[0]}); "
+                "train with cuda_graph=False"
+            ) from error
         self._graph, self._outputs, self.captured = graph, outputs, True
         graph.replay()
         return outputs
+
+
+def _float64_step_counts(optimizer: torch.optim.Optimizer) -> None:
+    """Give a capturable Adam float64 step counts for float64 parameters, before its first step.
+
+    A capturable Adam counts steps in a float32 tensor on the device and forms
+    its bias correction ``1 - 0.999**step`` from it: a cancellation that puts
+    a 1e-5 relative error into every update (the eager optimizer's count is an
+    exact float). Adam creates its state at the first step only when the state
+    is empty, so the state is laid out here with a float64 count.
+    """
+    if not isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)) or not optimizer.defaults.get("capturable"):
+        return
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            if param.dtype != torch.float64 or optimizer.state[param]:
+                continue
+            state = {"step": torch.zeros((), dtype=torch.float64, device=param.device)}
+            for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group.get("amsgrad") else ()):
+                state[key] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            optimizer.state[param] = state

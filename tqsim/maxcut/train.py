@@ -142,8 +142,9 @@ def train(
         The best cut, for approximation ratios; "auto" brute-forces it up to 24 nodes.
     cuda_graph : bool
         On a CUDA device with a dense or product state, record the step once
-        and replay it as a CUDA graph (:class:`GraphedStep`); the MPS backend,
-        whose bond dimensions change from step to step, always runs eagerly.
+        and replay it as a CUDA graph (:class:`GraphedStep`); the MPS backend
+        (bond dimensions change from step to step) and runs with an entropy
+        penalty (its eigensolver waits for the host) always run eagerly.
     """
     if not isinstance(model, MaxCutAnsatz):
         raise TypeError(f"model must be a MaxCut ansatz (tqsim.maxcut.make_ansatz), got {type(model).__name__}")
@@ -163,7 +164,9 @@ def train(
         optimum = model.problem.brute_force()[0] if model.problem.num_nodes <= AUTO_OPTIMUM_NODES else None
 
     model.to(dev)
-    graphed = bool(cuda_graph) and dev.type == "cuda" and model.backend != "mps"
+    # MPS bond dimensions change from step to step and the entropy penalty
+    # needs an eigensolver that waits for the host: both stay eager
+    graphed = bool(cuda_graph) and dev.type == "cuda" and model.backend != "mps" and not model.entropy_penalty
     capturable = {"capturable": True} if graphed and optimizer in ("adam", "adamw") else {}
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, **capturable)
     result = TrainResult(model.family, model.encoding, model.backend, str(dev), model.num_qubits,
