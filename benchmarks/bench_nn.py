@@ -7,10 +7,10 @@ the machine's speed hit them alike; medians over the rounds are reported.
 - a 3x3 convolution 256 -> 256 (padding 1) on a batch of 32x32 images:
   nn.Conv2d against FactorizedConv2d, Tucker-2 at rank (86, 86) and CP at the
   rank with the same parameter count;
-- FactorizedLinear's factorized forward (TT-matrix) against nn.Linear on a small
-  layer (16 -> 10, rank "same", at 128 and 4096 rows) and a large one
-  (4096 -> 4096, rank 16, automatic shapes 64 x 64), and TensorLy-Torch's
-  FactorizedLinear on the same factorization, shapes and ranks.
+- FactorizedLinear's factorized forward (TT-matrix, CP, Tucker, SVD; automatic
+  shapes) against nn.Linear on a small layer (16 -> 10, rank "same", at 128
+  and 4096 rows) and a large one (4096 -> 4096, rank 16), and TensorLy-Torch's
+  FactorizedLinear with the TT factorization, shapes and ranks of tqsim's.
 
 Ratios above 1 mean tqsim is faster.
 
@@ -53,22 +53,26 @@ def conv_rows(batch: int, repeats: int) -> list[tuple[str, int, float]]:
     cp = tn.FactorizedConv2d(256, 256, 3, rank=cp_rank, factorization="cp", padding=1)
     layers = (("nn.Conv2d", dense), ("Tucker-2 (86, 86)", tucker), (f"CP rank {cp_rank}", cp))
     with torch.no_grad():
-        seconds = interleaved_medians([lambda layer=layer: layer(x) for _, layer in layers], repeats, 1)
+        seconds = interleaved_medians([lambda layer=layer: layer(x) for _, layer in layers], repeats, 3)
     return [(name, tn.count_parameters(layer), t) for (name, layer), t in zip(layers, seconds)]
 
 
 def linear_rows(in_features: int, out_features: int, rank, rows_in: int, repeats: int, calls: int):
+    """nn.Linear, then tqsim's FactorizedLinear in every factorization (TT first), then TensorLy-Torch's TT."""
     x = torch.randn(rows_in, in_features)
-    dense = nn.Linear(in_features, out_features)
-    ours = tn.FactorizedLinear(in_features, out_features, rank=rank, factorization="tt")
-    timed = [("nn.Linear", dense), (f"tqsim TT {ours.in_shape}->{ours.out_shape} rank {ours.rank}", ours)]
+    timed = [("nn.Linear", nn.Linear(in_features, out_features))]
+    for factorization in ("tt", "cp", "tucker", "svd"):
+        layer = tn.FactorizedLinear(in_features, out_features, rank=rank, factorization=factorization)
+        shapes = "" if factorization == "svd" else f" {layer.in_shape}->{layer.out_shape}"
+        timed.append((f"tqsim {factorization}{shapes} rank {layer.rank}", layer))
     try:
         import tltorch
 
+        ours = timed[1][1]
         theirs = tltorch.FactorizedLinear(
             ours.in_shape, ours.out_shape, factorization="blocktt", rank=(1, *ours.rank, 1)
         )
-        timed.append(("TensorLy-Torch blocktt (TT-matrix), same shapes and ranks", theirs))
+        timed.append(("TensorLy-Torch blocktt (TT-matrix), same shapes and ranks as tqsim tt", theirs))
     except ImportError:
         pass
     with torch.no_grad():
@@ -103,9 +107,10 @@ def main(argv=None) -> int:
         rows = linear_rows(in_f, out_f, rank, n_rows, repeats, 200 if in_f * n_rows < 100_000 else 5)
         print_table(f"linear {in_f} -> {out_f}, input ({n_rows}, {in_f})", rows, rows[0][2])
         label = f"{in_f} -> {out_f}, {n_rows} rows"
-        print(f"ratio nn.Linear / tqsim ({label}): {rows[0][2] / rows[1][2]:.2f}")
-        if len(rows) > 2:
-            print(f"ratio TensorLy-Torch / tqsim ({label}): {rows[2][2] / rows[1][2]:.2f}")
+        for name, _, seconds in rows[1:5]:
+            print(f"ratio nn.Linear / {name.split(' ')[0]} {name.split(' ')[1]} ({label}): {rows[0][2] / seconds:.2f}")
+        if len(rows) > 5:
+            print(f"ratio TensorLy-Torch / tqsim tt ({label}): {rows[5][2] / rows[1][2]:.2f}")
     return 0
 
 

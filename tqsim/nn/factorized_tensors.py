@@ -19,6 +19,7 @@ import torch
 from opt_einsum import get_symbol
 from torch import nn
 
+from ..tensor.contract import contract
 from ..tensor.cp import cp_from_dense, cp_to_dense
 from ..tensor.tt import tt_from_dense, tt_to_dense, ttm_from_dense, ttm_to_dense
 from ..tensor.tucker import tucker_from_dense, tucker_to_dense
@@ -87,15 +88,16 @@ class FactorizedTensor(nn.Module):
         return f"shape={self.shape}, rank={self.rank}"
 
 
-def contract_network(tensor: FactorizedTensor, x: torch.Tensor, contracted: Sequence[int]) -> torch.Tensor:
+def contract_network(
+    tensor: FactorizedTensor, x: torch.Tensor, contracted: Sequence[int], components: list[torch.Tensor] | None = None
+) -> torch.Tensor:
     """Sum ``x (batch, *shape[contracted])`` against the tensor over the ``contracted`` modes.
 
     Returns ``(batch, *shape[other modes])``. The dense tensor is never formed;
     opt_einsum picks the order (cached per shape by ``tqsim.tensor.contract``).
+    ``components`` are the tensor's (possibly dropped-out) factors, drawn here when omitted.
     """
-    from ..tensor.contract import contract
-
-    components = tensor.components()
+    components = tensor.components() if components is None else components
     terms, modes = tensor._network(components, first_symbol=1)
     batch = get_symbol(0)
     kept = [modes[k] for k in range(len(modes)) if k not in contracted]

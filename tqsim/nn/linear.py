@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..tensor.cp import khatri_rao
 from ..tensor.tt import ttm_matmul
 from .factorized_tensors import CPTensor, FactorizedTensor, TTMatrix, TTTensor, TuckerTensor, adopt, contract_network
 from .ranks import check_factorization, check_shape, tensorized_shape
@@ -131,22 +132,31 @@ class FactorizedLinear(nn.Module):
             raise ValueError(f"input has {x.shape[-1]} features in its last axis; this layer takes {self.in_features}")
         if self.implementation == "reconstructed":
             return F.linear(x, self.weight, self.bias)
-        if self.factorization == "tt":  # the bias rides on the last product
-            y = ttm_matmul(self.weight_tensor.components(), x.reshape(-1, self.in_features), self.bias)
-            return y if x.ndim == 2 else y.reshape(*x.shape[:-1], self.out_features)
-        lead = x.shape[:-1]
         rows = x.reshape(-1, self.in_features)
+        y = self._factorized_rows(rows)
+        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], self.out_features)
+
+    def _factorized_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """``rows @ W.T + bias`` contracted with the factors; the bias rides on the last product."""
+        parts = self.weight_tensor.components()
+        if self.factorization == "tt":
+            return ttm_matmul(parts, rows, self.bias)
         if self.factorization == "svd":
-            u, v = self.weight_tensor.components()  # (1, out, r), (r, in, 1)
-            y = (rows @ v.reshape(v.shape[0], -1).T) @ u.reshape(self.out_features, -1).T
-        else:
-            d_out, d_in = len(self.out_shape), len(self.in_shape)
-            inputs = list(range(d_out, d_out + d_in))  # the weight tensor is (*out_shape, *in_shape)
-            t = contract_network(self.weight_tensor, rows.reshape(-1, *self.in_shape), inputs)
-            y = t.reshape(-1, self.out_features)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(*lead, self.out_features)
+            u, v = parts  # cores (1, out, r) and (r, in, 1)
+            return F.linear(F.linear(rows, v.reshape(v.shape[0], -1)), u.reshape(self.out_features, -1), self.bias)
+        if self.factorization == "cp":
+            # the R components from one product with the input factors'
+            # Khatri-Rao product, weighted, then the output factors' one
+            weights, *factors = parts
+            d_out = len(self.out_shape)
+            components = F.linear(rows, khatri_rao(factors[d_out:]).T) * weights
+            return F.linear(components, khatri_rao(factors[:d_out]), self.bias)
+        # Tucker: mode products in the order opt_einsum finds cheapest
+        d_out, d_in = len(self.out_shape), len(self.in_shape)
+        inputs = list(range(d_out, d_out + d_in))  # the weight tensor is (*out_shape, *in_shape)
+        y = contract_network(self.weight_tensor, rows.reshape(-1, *self.in_shape), inputs, parts)
+        y = y.reshape(-1, self.out_features)
+        return y if self.bias is None else y + self.bias
 
     @classmethod
     def from_linear(

@@ -15,7 +15,7 @@ from opt_einsum import get_symbol
 from ._tensorly import check_decomposable, torch_backend
 from .contract import contract
 
-__all__ = ["cp_to_dense", "cp_from_dense"]
+__all__ = ["cp_to_dense", "cp_from_dense", "khatri_rao"]
 
 
 def cp_to_dense(weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -30,6 +30,19 @@ def cp_to_dense(weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> torch
     r = get_symbol(len(factors))
     equation = r + "," + ",".join(m + r for m in modes) + "->" + "".join(modes)
     return contract(equation, weights, *factors)
+
+
+def khatri_rao(factors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Column-wise Kronecker product of factors ``(n_k, R)``: ``(prod n_k, R)``, first factor most significant.
+
+    Row ``(i_1, ..., i_d)`` holds ``prod_k A_k[i_k, r]``: the rank-one terms of a
+    CP tensor flattened over these modes, which lets a CP layer contract its
+    input with all input factors in one matrix product.
+    """
+    result = factors[0]
+    for f in factors[1:]:
+        result = (result.unsqueeze(1) * f.unsqueeze(0)).reshape(-1, result.shape[-1])
+    return result
 
 
 def cp_from_dense(
