@@ -86,9 +86,9 @@ def test_svd_rank_above_min_features():
         tn.FactorizedLinear(5, 3, 4, "svd")
 
 
-@pytest.mark.parametrize("rank", [-0.5, 0.0, float("inf")])
-def test_float_rank_not_positive_finite(rank):
-    with pytest.raises(ValueError, match=rf"must be > 0, got {rank}"):
+@pytest.mark.parametrize("rank", [-0.5, 0.0, float("inf"), 2.0])
+def test_float_rank_not_a_fraction(rank):
+    with pytest.raises(ValueError, match=rf"in \(0, 1\]; got {rank}"):
         tn.CPTensor((3, 4), rank)
 
 
@@ -190,7 +190,7 @@ def test_unknown_factorization_compress():
 
 
 def test_unknown_implementation():
-    with pytest.raises(ValueError, match=r"unknown factorization 'dense'"):
+    with pytest.raises(ValueError, match=r"unknown implementation 'dense'"):
         tn.FactorizedLinear(12, 6, 2, "tt", implementation="dense")
 
 
@@ -232,7 +232,7 @@ def test_lasso_penalty_before_attach():
 
 @pytest.mark.parametrize("penalty", [0, -1.0, "big"])
 def test_lasso_bad_penalty(penalty):
-    with pytest.raises(ValueError, match=r"lasso penalty must be a positive number, got " + re.escape(repr(penalty))):
+    with pytest.raises(ValueError, match=r"lasso penalty must be a finite number > 0, got " + re.escape(repr(penalty))):
         tn.TensorLasso(penalty=penalty)
 
 
@@ -374,8 +374,10 @@ def test_decompose_integer_tensor(decompose):
 @pytest.mark.parametrize("implementation", ["factorized", "reconstructed"])
 def test_linear_wrong_feature_size(factorization, implementation):
     layer = tn.FactorizedLinear(12, 6, 1, factorization, implementation=implementation)
-    with pytest.raises(ValueError, match=r"input has 10 features in its last axis; this layer takes 12"):
+    with pytest.raises(ValueError, match=re.escape("input of shape (4, 10); this layer takes (..., 12)")):
         layer(torch.randn(4, 10))
+    with pytest.raises(ValueError, match=re.escape("input of shape (); this layer takes (..., 12)")):
+        layer(torch.tensor(1.0))
 
 
 @pytest.mark.parametrize("factorization", ["cp", "tucker"])
@@ -401,3 +403,45 @@ def test_tcl_wrong_input_shape():
     layer = tn.TCL((3, 4), (2, 2))
     with pytest.raises(ValueError, match=re.escape("TCL expects input (batch, 3, 4), got (5, 12)")):
         layer(torch.randn(5, 12))
+
+
+def test_review_findings_refused_clearly():
+    """Layer dtypes, Tucker modes, a second lasso attach and non-modules get messages, not torch errors."""
+    with pytest.raises(TypeError, match=r"dtype torch.int64 is not"):
+        tn.FactorizedLinear(12, 6, 2, "tt", dtype=torch.int64)
+    with pytest.raises(TypeError, match=r"dtype torch.complex64 is not"):
+        tn.CPTensor((3, 4), 2, dtype=torch.complex64)
+    with pytest.raises(ValueError, match=r"Tucker modes \('0', '1'\) must be distinct modes"):
+        tn.TuckerTensor((3, 4, 5), 2, modes="01")
+    layer = tn.FactorizedLinear(12, 6, 2, "cp")
+    lasso = tn.TensorLasso()
+    lasso.attach(layer)
+    with pytest.raises(ValueError, match=r"lasso gates are already attached to weight_tensor"):
+        lasso.attach(layer)
+    with pytest.raises(ValueError, match=r"lasso penalty must be a finite number > 0, got inf"):
+        tn.TensorLasso(float("inf"))
+    with pytest.raises(TypeError, match=r"count_parameters needs an nn.Module, got int"):
+        tn.count_parameters(3)
+
+
+def test_tensor_core_decomposition_inputs_refused():
+    """The tensor-core functions behind the layers name the bad value too."""
+    from tqsim.tensor.cp import cp_from_dense, cp_to_dense, khatri_rao
+    from tqsim.tensor.tt import ttm_from_dense, ttm_matmul
+    from tqsim.tensor.tucker import tucker_from_dense, tucker_to_dense
+
+    with pytest.raises(ValueError, match=r"CP rank must be an int in 1\.\.3 .*got 50"):
+        cp_from_dense(torch.randn(3, 3), 50)
+    with pytest.raises(ValueError, match=r"CP weights must be a vector"):
+        cp_to_dense(torch.ones(2, 2), [torch.ones(3, 2)])
+    with pytest.raises(ValueError, match=r"khatri_rao needs matrices with one column count"):
+        khatri_rao([torch.ones(3, 2), torch.ones(4, 3)])
+    with pytest.raises(ValueError, match=r"Tucker rank 5 of mode 0 must be an int in 1\.\.3"):
+        tucker_from_dense(torch.randn(3, 4), [5, 2])
+    with pytest.raises(ValueError, match=r"modes \[5\] must be distinct ints in 0\.\.1"):
+        tucker_to_dense(torch.ones(2, 2), [torch.ones(3, 2)], [5])
+    cores, _ = ttm_from_dense(torch.randn(6, 4), [3, 2], [2, 2])
+    with pytest.raises(ValueError, match=r"bias of shape \(5,\) does not match the TT-matrix's 6 rows"):
+        ttm_matmul(cores, torch.randn(2, 4), torch.ones(5))
+    with pytest.raises(ValueError, match=r"a tensor train needs at least one core"):
+        ttm_matmul([], torch.randn(2, 4))

@@ -1061,3 +1061,30 @@ def test_float32_layer_tolerance():
     layer = tn.FactorizedLinear(24, 16, 4, "tt")
     x = torch.randn(8, 24)
     assert _rel(layer(x).detach(), F.linear(x, layer.weight, layer.bias).detach()) < TOL32
+
+
+def test_khatri_rao_matches_scipy():
+    """tqsim.tensor.cp.khatri_rao == scipy.linalg.khatri_rao (column-wise Kronecker, first factor most significant)."""
+    from scipy.linalg import khatri_rao as scipy_khatri_rao
+
+    from tqsim.tensor.cp import khatri_rao
+
+    g = _gen(91)
+    factors = [torch.randn(n, 4, generator=g, dtype=F64) for n in (3, 2, 5)]
+    expected = scipy_khatri_rao(scipy_khatri_rao(factors[0].numpy(), factors[1].numpy()), factors[2].numpy())
+    np.testing.assert_allclose(khatri_rao(factors).numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_review_regressions():
+    """count_flops keeps layer "1" beside layer "10"; an empty batch works on every factorization (F.linear
+    oracle); compress takes a single layer type."""
+    model = nn.Sequential(*[nn.Linear(4, 4) for _ in range(11)])
+    flops = tn.count_flops(model, torch.randn(2, 4))
+    assert all(flops[str(k)] == 2 * 2 * 4 * 4 for k in range(11))
+    assert flops["total"] == 11 * 2 * 2 * 4 * 4
+    for factorization in ("tt", "cp", "tucker", "svd"):
+        layer = tn.FactorizedLinear(12, 6, 2, factorization)
+        empty = torch.ones(0, 12)
+        assert layer(empty).shape == F.linear(empty, layer.weight, layer.bias).shape == (0, 6)
+    compressed = tn.compress(nn.Sequential(nn.Linear(4, 3)), 2, "svd", layers=nn.Linear)
+    assert isinstance(compressed[0], tn.FactorizedLinear)

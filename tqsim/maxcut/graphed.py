@@ -79,13 +79,17 @@ def _float64_step_counts(optimizer: torch.optim.Optimizer) -> None:
     its bias correction ``1 - 0.999**step`` from it: a cancellation that puts
     a 1e-5 relative error into every update (the eager optimizer's count is an
     exact float). Adam creates its state at the first step only when the state
-    is empty, so the state is laid out here with a float64 count.
+    is empty, so the state is laid out here with a float64 count (and a count
+    restored from a checkpoint, which loading casts to float32, is cast back).
     """
     if not isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)) or not optimizer.defaults.get("capturable"):
         return
     for group in optimizer.param_groups:
         for param in group["params"]:
-            if param.dtype != torch.float64 or optimizer.state[param]:
+            if param.dtype != torch.float64:
+                continue
+            if optimizer.state[param]:  # restored from a checkpoint: loading made the count float32
+                optimizer.state[param]["step"] = optimizer.state[param]["step"].to(torch.float64)
                 continue
             state = {"step": torch.zeros((), dtype=torch.float64, device=param.device)}
             for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group.get("amsgrad") else ()):

@@ -22,7 +22,10 @@ from ..info import qubit_states
 from ..states import MPS, ProductState, StateVector
 from .problem import MaxCutProblem
 
-__all__ = ["ENCODINGS", "qubits_needed", "expected_cut", "mbe_spins", "readout", "readout_candidates", "best_candidate", "READOUT_CANDIDATES", "READOUT_SHOTS"]
+__all__ = [
+    "ENCODINGS", "qubits_needed", "expected_cut", "mbe_spins", "readout", "readout_candidates", "best_candidate",
+    "READOUT_CANDIDATES", "READOUT_SHOTS",
+]
 
 ENCODINGS = ("node", "mbe")
 READOUT_CANDIDATES = 64
@@ -69,7 +72,7 @@ def readout_candidates(problem: MaxCutProblem, state, encoding: str, generator: 
             index = torch.topk(probs, min(READOUT_CANDIDATES, probs.shape[-1])).indices
             n = problem.num_nodes
             candidates = (index[:, None] >> torch.arange(n - 1, -1, -1, device=index.device)) & 1
-        return candidates, problem._cut_values(candidates)
+        return candidates, problem.unchecked_cut_value(candidates)
 
 
 def best_candidate(candidates: torch.Tensor, values: torch.Tensor) -> tuple[float, torch.Tensor]:

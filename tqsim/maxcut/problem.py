@@ -131,10 +131,10 @@ class MaxCutProblem:
             raise TypeError(f"bits must be integers or booleans 0/1, got {b.dtype}")
         if b.numel() and not bool(((b == 0) | (b == 1)).all()):
             raise ValueError("bits must be 0 or 1")
-        return self._cut_values(b)
+        return self.unchecked_cut_value(b)
 
-    def _cut_values(self, bits: torch.Tensor) -> torch.Tensor:
-        """``cut_value`` of trusted 0/1 tensors, without the checks (no host sync)."""
+    def unchecked_cut_value(self, bits: torch.Tensor) -> torch.Tensor:
+        """``cut_value`` of trusted 0/1 tensors, without the checks: no host sync, so a CUDA graph can record it."""
         edges = self.cached_tensor("edges", bits.device)
         differ = bits[..., edges[:, 0]] != bits[..., edges[:, 1]]
         return (differ.to(torch.float64) * self.cached_tensor("weights", bits.device, torch.float64)).sum(-1)
@@ -147,7 +147,12 @@ class MaxCutProblem:
 
     def cached_tensor(self, what: str, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
         """``edges``, ``weights`` or the cost ``diagonal`` on ``device``, made once."""
-        key = (what, torch.device(device), dtype)
+        if what not in ("edges", "weights", "diagonal"):
+            raise ValueError(f"cached_tensor holds 'edges', 'weights' or 'diagonal', not {what!r}")
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())  # one copy for "cuda" and "cuda:0"
+        key = (what, device, dtype)
         if key not in self._device_cache:
             if what == "diagonal":
                 value = _cost_diagonal(self, dtype, key[1])

@@ -37,12 +37,12 @@ def compress(
         a float keeps that fraction of each layer's parameters.
     factorization : str or dict
         One name for every layer kind, or ``{nn.Linear: "tt", nn.Conv2d: "tucker"}``.
-    layers : tuple of types
+    layers : type or tuple of types
         Which layer kinds to replace: ``nn.Linear`` and/or ``nn.Conv2d``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"compress needs an nn.Module, got {type(model).__name__}")
-    layers = tuple(layers)
+    layers = (layers,) if isinstance(layers, type) else tuple(layers)
     unknown = [t for t in layers if t not in _CONVERTERS]
     if not layers or unknown:
         raise ValueError(f"layers {layers} must be a non-empty subset of (nn.Linear, nn.Conv2d)")
@@ -76,6 +76,8 @@ def compress(
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter entries (shared parameters counted once)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_parameters needs an nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -97,6 +99,7 @@ def count_flops(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
     innermost = {
         name: flops
         for name, flops in named.items()
-        if flops and not any(other != name and other.startswith(name) and named[other] for other in named)
+        if flops and not any(other != name and (name == "" or other.startswith(name + ".")) and named[other]
+                             for other in named)
     }
     return {**innermost, "total": total}

@@ -18,7 +18,8 @@ from torch import nn
 from torch.nn.modules.utils import _pair
 
 from .factorized_tensors import CPTensor, TuckerTensor, adopt
-from .ranks import check_factorization
+from .linear import IMPLEMENTATIONS
+from .ranks import check_factorization, positive_int
 
 __all__ = ["FactorizedConv2d"]
 
@@ -75,16 +76,14 @@ class FactorizedConv2d(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        for value, what in ((in_channels, "in_channels"), (out_channels, "out_channels")):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{what} must be a positive int, got {value!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
         self.kernel_size = _pair_of_ints(kernel_size, "kernel_size", 1)
         self.stride = _pair_of_ints(stride, "stride", 1)
         self.dilation = _pair_of_ints(dilation, "dilation", 1)
         self.padding = _explicit_padding(padding, self.kernel_size, self.stride, self.dilation)
         self.factorization = check_factorization(factorization, CONV_FACTORIZATIONS)
-        self.implementation = check_factorization(implementation, ("factorized", "reconstructed"))
+        self.implementation = check_factorization(implementation, IMPLEMENTATIONS, "implementation")
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         kw = {"device": device, "dtype": dtype}
         if self.factorization == "cp":

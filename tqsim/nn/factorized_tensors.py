@@ -21,6 +21,7 @@ from torch import nn
 
 from ..tensor.contract import contract
 from ..tensor.cp import cp_from_dense, cp_to_dense
+from ..tensor.decomposition import check_decomposable
 from ..tensor.tt import tt_from_dense, tt_to_dense, ttm_from_dense, ttm_to_dense
 from ..tensor.tucker import tucker_from_dense, tucker_to_dense
 from .ranks import check_shape, cp_rank, tt_rank, tucker_rank
@@ -39,8 +40,10 @@ class FactorizedTensor(nn.Module):
     shape: tuple[int, ...]
     rank_sizes: tuple[int, ...]
 
-    def __init__(self) -> None:
+    def __init__(self, dtype=None) -> None:
         super().__init__()
+        if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+            raise TypeError(f"factorized weights are real floating point; dtype {dtype} is not (use float32 or float64)")
         self.dropout_p = 0.0
         self.rank_gates: nn.ParameterList | None = None
 
@@ -70,9 +73,6 @@ class FactorizedTensor(nn.Module):
         """The dense tensor (for a TT-matrix: the ``(out, in)`` matrix)."""
         raise NotImplementedError
 
-    def dense_numel(self) -> int:
-        return math.prod(self.shape)
-
     def factor_parameters(self) -> list[nn.Parameter]:
         """The parameters, in the order ``components()`` returns their scaled values."""
         raise NotImplementedError
@@ -81,8 +81,9 @@ class FactorizedTensor(nn.Module):
         raise NotImplementedError
 
     def _network(self, components: list[torch.Tensor], first_symbol: int) -> tuple[list[str], list[str]]:
-        """Einsum terms of the components and the symbol of each dense mode."""
-        raise NotImplementedError
+        """Einsum terms of the components and the symbol of each dense mode
+        (CP, Tucker and TT; a TT-matrix is contracted by ``ttm_matmul`` instead)."""
+        raise NotImplementedError(f"{type(self).__name__} is not contracted as an einsum network")
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}, rank={self.rank}"
@@ -114,14 +115,6 @@ def adopt(layer: nn.Module, decomposed: FactorizedTensor, bias: torch.Tensor | N
     return layer
 
 
-def _check_weight_tensor(tensor, what: str) -> None:
-    """Layers hold real floating-point factors: refuse anything else before building one."""
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{what} needs a torch.Tensor, got {type(tensor).__name__}")
-    if tensor.is_complex() or not tensor.is_floating_point():
-        raise TypeError(f"{what} needs a real floating-point tensor, got dtype {tensor.dtype}")
-
-
 def _entries(parameters: nn.ParameterList) -> list[nn.Parameter]:
     """The entries of a ParameterList, in order, read from its parameter dict:
     iterating the list goes through one ``__getattr__`` per entry, which costs
@@ -141,7 +134,7 @@ class CPTensor(FactorizedTensor):
     """
 
     def __init__(self, shape, rank, *, std: float = 0.02, device=None, dtype=None) -> None:
-        super().__init__()
+        super().__init__(dtype)
         self.shape = check_shape(shape)
         self.rank = cp_rank(rank, self.shape)
         self.rank_sizes = (self.rank,)
@@ -160,7 +153,7 @@ class CPTensor(FactorizedTensor):
     @classmethod
     def from_tensor(cls, tensor: torch.Tensor, rank, n_iter_max: int = 200) -> "CPTensor":
         """CP decomposition of ``tensor`` (ALS through tensorly)."""
-        _check_weight_tensor(tensor, "CP decomposition")
+        check_decomposable(tensor, "CP decomposition")
         module = cls(tensor.shape, rank, device=tensor.device, dtype=tensor.dtype)
         weights, factors = cp_from_dense(tensor, module.rank, n_iter_max=n_iter_max)
         with torch.no_grad():
@@ -194,11 +187,16 @@ class TuckerTensor(FactorizedTensor):
     """
 
     def __init__(self, shape, rank, *, modes: Sequence[int] | None = None, std: float = 0.02, device=None, dtype=None):
-        super().__init__()
+        super().__init__(dtype)
         self.shape = check_shape(shape)
         d = len(self.shape)
         self.modes = tuple(range(d)) if modes is None else tuple(modes)
-        if sorted(set(self.modes)) != sorted(self.modes) or not all(0 <= m < d for m in self.modes):
+        if (
+            not self.modes
+            or any(isinstance(m, bool) or not isinstance(m, int) for m in self.modes)
+            or len(set(self.modes)) != len(self.modes)
+            or not all(0 <= m < d for m in self.modes)
+        ):
             raise ValueError(f"Tucker modes {self.modes} must be distinct modes of a {d}-way tensor (0..{d - 1})")
         self.rank = tucker_rank(rank, self.shape, self.modes)
         self.rank_sizes = self.rank
@@ -221,7 +219,7 @@ class TuckerTensor(FactorizedTensor):
     @classmethod
     def from_tensor(cls, tensor: torch.Tensor, rank, modes: Sequence[int] | None = None) -> "TuckerTensor":
         """(Partial) Tucker decomposition of ``tensor`` by HOOI through tensorly."""
-        _check_weight_tensor(tensor, "Tucker decomposition")
+        check_decomposable(tensor, "Tucker decomposition")
         module = cls(tensor.shape, rank, modes=modes, device=tensor.device, dtype=tensor.dtype)
         core, factors = tucker_from_dense(tensor, module.rank, modes=module.modes)
         with torch.no_grad():
@@ -293,7 +291,7 @@ class TTTensor(_Train):
     """A tensor train: cores ``(r_{k-1}, n_k, r_k)``; dropout and the lasso act on the bonds."""
 
     def __init__(self, shape, rank, *, std: float = 0.02, device=None, dtype=None) -> None:
-        super().__init__()
+        super().__init__(dtype)
         self.shape = check_shape(shape)
         self.rank = tt_rank(rank, self.shape)
         self.rank_sizes = self.rank
@@ -307,7 +305,7 @@ class TTTensor(_Train):
     @classmethod
     def from_tensor(cls, tensor: torch.Tensor, rank) -> "TTTensor":
         """TT-SVD of ``tensor`` with the shared ``tqsim.tensor.tt_from_dense`` (as for an MPS)."""
-        _check_weight_tensor(tensor, "TT decomposition")
+        check_decomposable(tensor, "TT decomposition")
         module = cls(tensor.shape, rank, device=tensor.device, dtype=tensor.dtype)
         cores, _ = tt_from_dense(tensor.detach(), list(module.rank))
         module._load_cores(cores)
@@ -327,7 +325,7 @@ class TTMatrix(_Train):
     """A TT-matrix (MPO) of shape ``(prod out_shape, prod in_shape)``: cores ``(r, m_k, n_k, r')``."""
 
     def __init__(self, out_shape, in_shape, rank, *, std: float = 0.02, device=None, dtype=None) -> None:
-        super().__init__()
+        super().__init__(dtype)
         self.out_shape = check_shape(out_shape, "out_shape")
         self.in_shape = check_shape(in_shape, "in_shape")
         if len(self.out_shape) != len(self.in_shape):
@@ -351,7 +349,7 @@ class TTMatrix(_Train):
     @classmethod
     def from_matrix(cls, matrix: torch.Tensor, out_shape, in_shape, rank) -> "TTMatrix":
         """TT-SVD of a matrix with the shared ``tqsim.tensor.ttm_from_dense``."""
-        _check_weight_tensor(matrix, "TT-matrix decomposition")
+        check_decomposable(matrix, "TT-matrix decomposition")
         module = cls(out_shape, in_shape, rank, device=matrix.device, dtype=matrix.dtype)
         cores, _ = ttm_from_dense(matrix.detach(), module.out_shape, module.in_shape, list(module.rank))
         module._load_cores(cores)

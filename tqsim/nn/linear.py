@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn.functional as F
@@ -12,18 +11,12 @@ from torch import nn
 from ..tensor.cp import khatri_rao
 from ..tensor.tt import ttm_matmul
 from .factorized_tensors import CPTensor, FactorizedTensor, TTMatrix, TTTensor, TuckerTensor, adopt, contract_network
-from .ranks import check_factorization, check_shape, tensorized_shape
+from .ranks import check_factorization, check_shape, positive_int, tensorized_shape
 
 __all__ = ["FactorizedLinear"]
 
 LINEAR_FACTORIZATIONS = ("tt", "cp", "tucker", "svd")
 IMPLEMENTATIONS = ("factorized", "reconstructed")
-
-
-def _features(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _linear_shapes(in_features, out_features, in_shape, out_shape, order: int):
@@ -76,10 +69,10 @@ class FactorizedLinear(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.in_features = _features(in_features, "in_features")
-        self.out_features = _features(out_features, "out_features")
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
         self.factorization = check_factorization(factorization, LINEAR_FACTORIZATIONS)
-        self.implementation = check_factorization(implementation, IMPLEMENTATIONS)
+        self.implementation = check_factorization(implementation, IMPLEMENTATIONS, "implementation")
         kw = {"device": device, "dtype": dtype}
         if self.factorization == "svd":
             if in_shape is not None or out_shape is not None:
@@ -128,8 +121,8 @@ class FactorizedLinear(nn.Module):
         return self.weight_tensor.to_tensor().reshape(self.out_features, self.in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features:
-            raise ValueError(f"input has {x.shape[-1]} features in its last axis; this layer takes {self.in_features}")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"input of shape {tuple(x.shape)}; this layer takes (..., {self.in_features})")
         if self.implementation == "reconstructed":
             return F.linear(x, self.weight, self.bias)
         rows = x.reshape(-1, self.in_features)

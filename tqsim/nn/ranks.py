@@ -13,8 +13,8 @@ import numbers
 from typing import Sequence
 
 __all__ = [
-    "FACTORIZATIONS",
     "check_factorization",
+    "positive_int",
     "check_shape",
     "tensorized_shape",
     "cp_rank",
@@ -24,16 +24,13 @@ __all__ = [
     "tt_full_ranks",
 ]
 
-FACTORIZATIONS = ("cp", "tucker", "tt")
-
-
-def check_factorization(factorization, allowed: Sequence[str]) -> str:
+def check_factorization(factorization, allowed: Sequence[str], what: str = "factorization") -> str:
     if not isinstance(factorization, str) or factorization.lower() not in allowed:
-        raise ValueError(f"unknown factorization {factorization!r}; allowed: {', '.join(allowed)}")
+        raise ValueError(f"unknown {what} {factorization!r}; allowed: {', '.join(allowed)}")
     return factorization.lower()
 
 
-def _positive_int(value, what: str) -> int:
+def positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{what} must be a positive int, got {value!r}")
     if value < 1:
@@ -51,7 +48,7 @@ def check_shape(shape, what: str = "shape") -> tuple[int, ...]:
         raise TypeError(f"{what} must be a sequence of positive ints, got {shape!r}") from None
     if not items:
         raise ValueError(f"{what} must have at least one mode, got {shape!r}")
-    return tuple(_positive_int(s, f"every size in {what} {items}") for s in items)
+    return tuple(positive_int(s, f"every size in {what} {items}") for s in items)
 
 
 def _divisors(n: int) -> list[int]:
@@ -81,8 +78,8 @@ def tensorized_shape(features: int, order: int = 3) -> tuple[int, ...]:
     on), found by a search over divisors; factors of 1 fill up when
     ``features`` has too few prime factors (a prime stays one mode).
     """
-    features = _positive_int(features, "features")
-    order = _positive_int(order, "order")
+    features = positive_int(features, "features")
+    order = positive_int(order, "order")
     return _even_split(features, order, features)
 
 
@@ -92,10 +89,13 @@ def _fraction(rank) -> float | None:
         if rank != "same":
             raise ValueError(f"rank {rank!r} not understood; use an int, a tuple of ints, a float or 'same'")
         return 1.0
-    if isinstance(rank, float):
-        if not (rank > 0 and math.isfinite(rank)):
-            raise ValueError(f"a float rank is a fraction of the dense parameter count and must be > 0, got {rank}")
-        return rank
+    if isinstance(rank, numbers.Real) and not isinstance(rank, numbers.Integral):
+        if not 0 < rank <= 1:
+            raise ValueError(
+                f"a float rank is the fraction of the dense parameter count to keep, in (0, 1]; got {rank} "
+                "(pass an int for a rank)"
+            )
+        return float(rank)
     return None
 
 
@@ -111,7 +111,7 @@ def cp_rank(rank, shape: Sequence[int]) -> int:
     if fraction is not None:
         rank = max(1, round(fraction * math.prod(shape) / sum(shape)))
         return min(rank, full)
-    rank = _positive_int(rank, "CP rank")
+    rank = positive_int(rank, "CP rank")
     if rank > full:
         raise ValueError(f"CP rank {rank} exceeds the full rank {full} of a tensor of shape {tuple(shape)}")
     return rank
@@ -152,7 +152,7 @@ def tucker_rank(rank, shape: Sequence[int], modes: Sequence[int] | None = None) 
         raise TypeError(f"Tucker rank must be an int, a tuple of ints, a float or 'same', got {rank!r}") from None
     if len(ranks) != len(modes):
         raise ValueError(f"Tucker rank {ranks} needs {len(modes)} entries, one per factored mode {modes} of {shape}")
-    ranks = tuple(_positive_int(r, f"every Tucker rank in {ranks}") for r in ranks)
+    ranks = tuple(positive_int(r, f"every Tucker rank in {ranks}") for r in ranks)
     for m, r, n in zip(modes, ranks, sizes):
         if r > n:
             raise ValueError(f"Tucker rank {r} of mode {m} exceeds that mode's size {n} (full rank); shape {shape}")
@@ -191,7 +191,7 @@ def tt_rank(rank, shape: Sequence[int]) -> tuple[int, ...]:
             best = r
         return tuple(min(best, f) for f in full)
     if isinstance(rank, numbers.Integral) and not isinstance(rank, bool):
-        rank = _positive_int(rank, "TT rank")
+        rank = positive_int(rank, "TT rank")
         if rank > max(full):
             raise ValueError(f"TT rank {rank} exceeds the full rank {max(full)} of shape {shape} (full ranks {full})")
         return tuple(min(rank, f) for f in full)
@@ -205,7 +205,7 @@ def tt_rank(rank, shape: Sequence[int]) -> tuple[int, ...]:
         ranks = ranks[1:-1]
     if len(ranks) != len(shape) - 1:
         raise ValueError(f"TT ranks {ranks} need {len(shape) - 1} internal entries for shape {shape}")
-    ranks = tuple(_positive_int(r, f"every TT rank in {ranks}") for r in ranks)
+    ranks = tuple(positive_int(r, f"every TT rank in {ranks}") for r in ranks)
     for k, (r, f) in enumerate(zip(ranks, full)):
         if r > f:
             raise ValueError(f"TT rank {r} at bond {k + 1} exceeds the full rank {f} there; shape {shape}")

@@ -57,15 +57,22 @@ class TensorLasso:
     """
 
     def __init__(self, penalty: float = 1e-2, threshold: float = 1e-2) -> None:
-        if not (isinstance(penalty, numbers.Real) and penalty > 0):
-            raise ValueError(f"lasso penalty must be a positive number, got {penalty!r}")
+        if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) or not 0 < penalty < float("inf"):
+            raise ValueError(f"lasso penalty must be a finite number > 0, got {penalty!r}")
         if not (isinstance(threshold, numbers.Real) and 0 < threshold < 1):
             raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
         self.penalty_weight = float(penalty)
         self.threshold = float(threshold)
 
     def attach(self, model: nn.Module) -> nn.Module:
-        for _, tensor in _factorized_tensors(model):
+        tensors = _factorized_tensors(model)
+        gated = [name or type(t).__name__ for name, t in tensors if t.rank_gates is not None]
+        if gated:
+            raise ValueError(
+                f"lasso gates are already attached to {', '.join(gated)}; attaching again would replace "
+                "gates an optimizer may hold (detach first)"
+            )
+        for _, tensor in tensors:
             ref = next(tensor.parameters())
             tensor.rank_gates = nn.ParameterList(
                 [nn.Parameter(torch.ones(size, device=ref.device, dtype=ref.dtype)) for size in tensor.rank_sizes]

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from opt_einsum import get_symbol
 
-from ._tensorly import check_decomposable, torch_backend
+from .decomposition import check_decomposable, torch_backend
 from .contract import contract
 
 __all__ = ["cp_to_dense", "cp_from_dense", "khatri_rao"]
@@ -22,6 +22,8 @@ def cp_to_dense(weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> torch
     """The dense tensor ``(n_1, ..., n_d)`` of weights ``(R,)`` and factors ``(n_k, R)``."""
     if not factors:
         raise ValueError("a CP tensor needs at least one factor")
+    if weights.ndim != 1:
+        raise ValueError(f"CP weights must be a vector (R,), got shape {tuple(weights.shape)}")
     rank = weights.shape[0]
     for k, f in enumerate(factors):
         if f.ndim != 2 or f.shape[1] != rank:
@@ -39,6 +41,8 @@ def khatri_rao(factors: Sequence[torch.Tensor]) -> torch.Tensor:
     CP tensor flattened over these modes, which lets a CP layer contract its
     input with all input factors in one matrix product.
     """
+    if not factors or any(f.ndim != 2 or f.shape[1] != factors[0].shape[1] for f in factors):
+        raise ValueError(f"khatri_rao needs matrices with one column count, got shapes {[tuple(f.shape) for f in factors]}")
     result = factors[0]
     for f in factors[1:]:
         result = (result.unsqueeze(1) * f.unsqueeze(0)).reshape(-1, result.shape[-1])
@@ -56,8 +60,11 @@ def cp_from_dense(
     Returns ``(weights, factors)`` in the tensor's dtype and device.
     """
     check_decomposable(tensor, "CP decomposition")
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise ValueError(f"CP rank must be a positive int, got {rank!r}")
+    full = tensor.numel() // max(tensor.shape) if tensor.ndim else 1
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= full:
+        raise ValueError(
+            f"CP rank must be an int in 1..{full} (prod(shape) / max(shape) for shape {tuple(tensor.shape)}), got {rank!r}"
+        )
     from tensorly.decomposition import parafac
 
     with torch_backend(), warnings.catch_warnings():

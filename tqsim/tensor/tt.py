@@ -73,7 +73,7 @@ def tt_from_dense(
     summed over the splits).
     """
     shape = list(tensor.shape if shape is None else shape)
-    bond_limits = list(max_rank) if isinstance(max_rank, (list, tuple)) else [max_rank] * (len(shape) - 1)
+    bond_limits = list(max_rank) if isinstance(max_rank, (list, tuple, range)) else [max_rank] * (len(shape) - 1)
     if len(bond_limits) != len(shape) - 1:
         raise ValueError(f"max_rank {max_rank} needs one entry per bond ({len(shape) - 1} for shape {shape})")
     if not bool(torch.isfinite(tensor).all()):
@@ -275,19 +275,25 @@ def ttm_matmul(
     entries: the outputs come out in big-endian order and no intermediate is
     ever copied.
     """
+    check_cores(matrix_cores, 4)
     ins = [m.shape[2] for m in matrix_cores]
+    outs = math.prod(m.shape[1] for m in matrix_cores)
     if x.ndim != 2 or x.shape[1] != math.prod(ins):
         raise ValueError(f"input of shape {tuple(x.shape)} does not match a TT-matrix with {math.prod(ins)} columns")
+    if bias is not None and tuple(bias.shape) != (outs,):
+        raise ValueError(f"bias of shape {tuple(bias.shape)} does not match the TT-matrix's {outs} rows")
+    batch = x.shape[0]
     r, m, n, _ = matrix_cores[-1].shape
     if len(matrix_cores) == 1:
         return F.linear(x, matrix_cores[0].reshape(m, n), bias)
     # t is (B * N_<k, r_{k-1} * M) with N_<k the inputs still to contract and
-    # M the outputs made so far (index order: rows, bond, outputs)
-    t = F.linear(x.reshape(-1, n), matrix_cores[-1].reshape(r * m, n))
+    # M the outputs made so far (index order: rows, bond, outputs); row
+    # counts are spelled out so that an empty batch works too
+    t = F.linear(x.reshape(batch * math.prod(ins[:-1]), n), matrix_cores[-1].reshape(r * m, n))
     made = m
     for k in range(len(matrix_cores) - 2, -1, -1):
         r, m, n, r_next = matrix_cores[k].shape
-        t = t.reshape(-1, n * r_next, made)  # split off the input mode n_k and its bond
+        t = t.reshape(batch * math.prod(ins[:k]), n * r_next, made)  # split off the input mode n_k and its bond
         weight = matrix_cores[k].reshape(r * m, n * r_next)
         made *= m
         last_with_bias = k == 0 and bias is not None  # then r = 1: t is (B, m_1, M)
@@ -302,4 +308,4 @@ def ttm_matmul(
             t = torch.matmul(weight, t)
             if last_with_bias:
                 t = t + bias.reshape(m, -1)
-    return t.reshape(x.shape[0], -1)
+    return t.reshape(batch, outs)

@@ -12,17 +12,25 @@ from typing import Sequence
 import torch
 from opt_einsum import get_symbol
 
-from ._tensorly import check_decomposable, torch_backend
+from .decomposition import check_decomposable, torch_backend
 from .contract import contract
 
 __all__ = ["tucker_to_dense", "tucker_from_dense"]
+
+
+def _modes(modes, order: int) -> list[int]:
+    """Distinct modes of a tensor of ``order`` axes (all of them when None)."""
+    modes = list(range(order)) if modes is None else list(modes)
+    if any(isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < order for m in modes) or len(set(modes)) != len(modes):
+        raise ValueError(f"modes {modes} must be distinct ints in 0..{order - 1}")
+    return modes
 
 
 def tucker_to_dense(
     core: torch.Tensor, factors: Sequence[torch.Tensor], modes: Sequence[int] | None = None
 ) -> torch.Tensor:
     """Multiply ``core`` by ``factors[j]`` along ``modes[j]`` (every mode when ``modes`` is None)."""
-    modes = list(range(core.ndim)) if modes is None else list(modes)
+    modes = _modes(modes, core.ndim)
     if len(modes) != len(factors):
         raise ValueError(f"{len(factors)} factors for modes {modes}")
     core_idx = [get_symbol(k) for k in range(core.ndim)]
@@ -51,10 +59,13 @@ def tucker_from_dense(
     ``rank`` has one entry per decomposed mode. Returns ``(core, factors)``.
     """
     check_decomposable(tensor, "Tucker decomposition")
-    modes = list(range(tensor.ndim)) if modes is None else list(modes)
+    modes = _modes(modes, tensor.ndim)
     rank = list(rank)
     if len(rank) != len(modes):
         raise ValueError(f"Tucker rank {rank} needs one entry per mode in {modes}")
+    for mode, r in zip(modes, rank):
+        if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= tensor.shape[mode]:
+            raise ValueError(f"Tucker rank {r!r} of mode {mode} must be an int in 1..{tensor.shape[mode]}")
     from tensorly.decomposition import partial_tucker
 
     with torch_backend():
