@@ -161,3 +161,15 @@ def test_channel_in_a_circuit_run_on_density_matrix():
     # depolarizing with p = 3/4 sends any qubit state to I/2
     plus = tq.Circuit(1).h(0).depolarizing(0.75, 0).run(tq.DensityMatrix.zeros(1, dtype=torch.complex128))
     np.testing.assert_allclose(plus.matrix().numpy(), np.eye(2) / 2, atol=1e-12)
+
+
+def test_from_array_accepts_a_lazily_conjugated_tensor():
+    """StateVector.from_array(a.conj()) holds conj(a); its one-qubit states are the conjugates (numpy oracle)."""
+    import numpy as np
+
+    from tqsim.info import qubit_states
+
+    a = tq.StateVector.random(3, generator=torch.Generator().manual_seed(0), dtype=torch.complex128).amplitudes()
+    conj = tq.StateVector.from_array(a.conj())
+    np.testing.assert_allclose(conj.amplitudes().numpy(), np.conj(a.numpy()), atol=1e-15)
+    np.testing.assert_allclose(qubit_states(conj).numpy(), np.conj(qubit_states(tq.StateVector(a, 3)).numpy()), atol=1e-12)

@@ -71,7 +71,8 @@ class StateVector(DenseState):
             dtype = amps.dtype if amps.dtype in _checks.COMPLEX_DTYPES else (
                 torch.complex128 if amps.dtype == torch.float64 else _checks.complex_dtype(None))
         dtype = _checks.complex_dtype(dtype)
-        amps = amps.to(device=_checks.device(device) if device is not None else amps.device, dtype=dtype)
+        # resolve a lazily conjugated tensor (a.conj()): views of its real parts need real memory
+        amps = amps.to(device=_checks.device(device) if device is not None else amps.device, dtype=dtype).resolve_conj()
         if amps.ndim not in (1, 2):
             raise ValueError(f"amplitudes must have shape (2**n,) or (batch, 2**n), got {tuple(amps.shape)}")
         n = num_qubits_of(amps)
