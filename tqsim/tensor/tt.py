@@ -296,16 +296,12 @@ def ttm_matmul(
         t = t.reshape(batch * math.prod(ins[:k]), n * r_next, made)  # split off the input mode n_k and its bond
         weight = matrix_cores[k].reshape(r * m, n * r_next)
         made *= m
-        last_with_bias = k == 0 and bias is not None  # then r = 1: t is (B, m_1, M)
-        if t.numel() > 1 << 16:
-            # one batched product over the free view (matmul would first copy
-            # a transposed layout of a large batch); the bias rides along
-            batched = weight.expand(t.shape[0], -1, -1)
-            t = torch.baddbmm(bias.reshape(1, m, -1), batched, t) if last_with_bias else torch.bmm(batched, t)
+        # one batched product over the view (matmul would first copy a
+        # transposed layout of t); on the last core (r = 1, t is (B, m_1, M))
+        # the bias rides along
+        batched = weight.expand(t.shape[0], -1, -1)
+        if k == 0 and bias is not None:
+            t = torch.baddbmm(bias.reshape(1, m, -1), batched, t)
         else:
-            # small: matmul folds the batch into one matrix product, which
-            # beats a batched product of many tiny matrices by 2x
-            t = torch.matmul(weight, t)
-            if last_with_bias:
-                t = t + bias.reshape(m, -1)
+            t = torch.bmm(batched, t)
     return t.reshape(batch, outs)
