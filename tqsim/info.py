@@ -169,10 +169,10 @@ def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
 def qubit_states(state) -> torch.Tensor:
     """Every single-qubit reduced state at once: shape ``(*batch, n, 2, 2)``.
 
-    ``<P_q> = Tr(rho_q P)`` for all qubits from one call: a ket costs one
-    contraction per qubit, an MPS one sweep of its orthogonality centre, a
-    product state nothing but outer products. Multi-basis encodings read their
-    spins from here.
+    ``<P_q> = Tr(rho_q P)`` for all qubits from one call: a ket costs two
+    elementwise passes per qubit, an MPS two sweeps of environments out from
+    its orthogonality centre, a product state nothing but outer products.
+    Multi-basis encodings read their spins from here.
     """
     _check_state(state)
     n = state.num_qubits
@@ -197,13 +197,22 @@ def qubit_states(state) -> torch.Tensor:
     if isinstance(state, ProductState):
         v = state.vectors
         return v.unsqueeze(-1) * v.conj().unsqueeze(-2)
-    cores = list(state.cores)
-    tt_move_center(cores, state.center, 0)
-    rhos = []
-    for q in range(n):
-        if q:
-            tt_move_center(cores, q - 1, q)
-        rhos.append(contract("asb,atb->st", cores[q], cores[q].conj()))
+    # mixed canonical form: every core left of the centre is left-orthogonal,
+    # every core right of it right-orthogonal, so a site's reduced state needs
+    # only the environment between it and the centre, grown one core at a time
+    # (contractions, where moving the centre would cost a QR per site)
+    cores, c = state.cores, state.center
+    rhos: list = [None] * n
+    env = None  # right environment (bond x bond) of the site being reduced
+    for q in range(c, -1, -1):
+        a = cores[q]
+        rhos[q] = contract("asb,atb->st", a, a.conj()) if env is None else contract("asb,bd,atd->st", a, env, a.conj())
+        env = contract("asb,csb->ac", a, a.conj()) if env is None else contract("asb,bd,csd->ac", a, env, a.conj())
+    env = None  # left environment, from the centre rightwards
+    for q in range(c + 1, n):
+        left = cores[q - 1]
+        env = contract("asb,asd->bd", left, left.conj()) if env is None else contract("ac,asb,csd->bd", env, left, left.conj())
+        rhos[q] = contract("ac,asb,ctb->st", env, cores[q], cores[q].conj())
     return torch.stack(rhos)
 
 
