@@ -1,13 +1,15 @@
 """MaxCut training speed: every family, TensorLy-Quantum's MBE circuit, large MPS runs.
 
 1. ms per training step (forward + backward + Adam step + read-out + entropy
-   tracking, as `tqsim maxcut` runs it) of each family at 20 qubits on the
-   default graph, with the peak memory of a step, on the CPU and (when present)
-   the GPU.
+   tracking) of each family at 20 qubits on the default graph, measured by
+   running `train()` as `tqsim maxcut` does (on a GPU the step is replayed as
+   a CUDA graph), with the peak memory of a short run, on the CPU and (when
+   present) the GPU.
 2. TensorLy-Quantum 0.1.0's multi-basis-encoding example circuit (20 qubits:
    RY on every qubit, CZ on (0,1), (2,3), ..., RY again; 40 graph nodes read
    from <Z> and <X>; loss sum w tanh(s_i) tanh(s_j)) against the same circuit
-   and loss in tqsim, on the same device, in one run.
+   and loss in tqsim, on the same device, in one run (tqsim's dense GPU step
+   replayed as a CUDA graph through GraphedStep, as train() does).
 3. The MPS backend at n = 40 and 60 (one- and two-directional, max_bond 32).
 
 Medians over timed steps after warm-up steps. Peak memory is the resident
