@@ -1,0 +1,26 @@
+"""The benchmark scripts still run (quick mode) and print the ratios the docs quote."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run(*args: str) -> str:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_bench_nn_quick_prints_ratios():
+    out = run(str(BENCHMARKS / "bench_nn.py"), "--quick", "--batch", "2", "--rows", "16")
+    assert len(re.findall(r"ratio nn\.Conv2d / (Tucker-2 \(86, 86\)|CP rank \d+): \d+\.\d+", out)) == 2
+    assert len(re.findall(r"ratio nn\.Linear / tqsim (tt|cp|tucker|svd) \(", out)) == 12
+
+
+def test_bench_maxcut_quick_times_every_family_on_the_cpu():
+    out = run(str(BENCHMARKS / "bench_maxcut.py"), "--quick", "--device", "cpu", "--sections", "1")
+    for family in ("product", "one-directional", "two-directional", "deep", "qaoa"):
+        assert re.search(rf"\| {family} \| \w+ \| \d+ \| \d+\.\d+", out), family
