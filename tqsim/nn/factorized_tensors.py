@@ -20,10 +20,10 @@ from opt_einsum import get_symbol
 from torch import nn
 
 from ..tensor.contract import contract
-from ..tensor.cp import cp_from_dense, cp_to_dense
+from ..tensor.cp import cp_from_dense, cp_terms, cp_to_dense
 from ..tensor.decomposition import check_decomposable
-from ..tensor.tt import tt_from_dense, tt_to_dense, ttm_from_dense, ttm_to_dense
-from ..tensor.tucker import tucker_from_dense, tucker_to_dense
+from ..tensor.tt import tt_from_dense, tt_terms, tt_to_dense, ttm_from_dense, ttm_to_dense
+from ..tensor.tucker import tucker_from_dense, tucker_terms, tucker_to_dense
 from .ranks import check_shape, cp_rank, tt_rank, tucker_rank
 
 __all__ = ["FactorizedTensor", "CPTensor", "TuckerTensor", "TTTensor", "TTMatrix", "contract_network", "adopt"]
@@ -34,7 +34,7 @@ class FactorizedTensor(nn.Module):
 
     Subclasses set ``shape`` (the dense shape), ``rank_sizes`` (the length of
     each axis that dropout and the lasso act on) and implement ``_scaled`` and
-    ``_network``.
+    ``_terms``.
     """
 
     shape: tuple[int, ...]
@@ -46,6 +46,7 @@ class FactorizedTensor(nn.Module):
             raise TypeError(f"factorized weights are real floating point; dtype {dtype} is not (use float32 or float64)")
         self.dropout_p = 0.0
         self.rank_gates: nn.ParameterList | None = None
+        self._equations: dict[tuple[int, ...], str] = {}
 
     # -- rank components -------------------------------------------------
     def rank_scales(self) -> list[torch.Tensor | None]:
@@ -80,10 +81,23 @@ class FactorizedTensor(nn.Module):
     def _scaled(self, scales: list[torch.Tensor | None]) -> list[torch.Tensor]:
         raise NotImplementedError
 
-    def _network(self, components: list[torch.Tensor], first_symbol: int) -> tuple[list[str], list[str]]:
-        """Einsum terms of the components and the symbol of each dense mode
-        (CP, Tucker and TT; a TT-matrix is contracted by ``ttm_matmul`` instead)."""
+    def _terms(self, first: int) -> tuple[list[str], list[str]]:
+        """Einsum terms of the components and the symbol of each dense mode (CP, Tucker and
+        TT; a TT-matrix is contracted by ``ttm_matmul`` instead)."""
         raise NotImplementedError(f"{type(self).__name__} is not contracted as an einsum network")
+
+    def equation(self, contracted: tuple[int, ...]) -> str:
+        """The einsum of ``contract_network``: a batch index, the contracted modes, the components.
+
+        Built once per set of contracted modes (the structure never changes).
+        """
+        if contracted not in self._equations:
+            terms, modes = self._terms(first=1)
+            batch = get_symbol(0)
+            kept = "".join(m for k, m in enumerate(modes) if k not in contracted)
+            inputs = batch + "".join(modes[k] for k in contracted)
+            self._equations[contracted] = inputs + "," + ",".join(terms) + "->" + batch + kept
+        return self._equations[contracted]
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}, rank={self.rank}"
@@ -99,11 +113,7 @@ def contract_network(
     ``components`` are the tensor's (possibly dropped-out) factors, drawn here when omitted.
     """
     components = tensor.components() if components is None else components
-    terms, modes = tensor._network(components, first_symbol=1)
-    batch = get_symbol(0)
-    kept = [modes[k] for k in range(len(modes)) if k not in contracted]
-    equation = batch + "".join(modes[k] for k in contracted) + "," + ",".join(terms) + "->" + batch + "".join(kept)
-    return contract(equation, x, *components)
+    return contract(tensor.equation(tuple(contracted)), x, *components)
 
 
 def adopt(layer: nn.Module, decomposed: FactorizedTensor, bias: torch.Tensor | None) -> nn.Module:
@@ -115,7 +125,7 @@ def adopt(layer: nn.Module, decomposed: FactorizedTensor, bias: torch.Tensor | N
     return layer
 
 
-def _entries(parameters: nn.ParameterList) -> list[nn.Parameter]:
+def entries(parameters: nn.ParameterList) -> list[nn.Parameter]:
     """The entries of a ParameterList, in order, read from its parameter dict:
     iterating the list goes through one ``__getattr__`` per entry, which costs
     more than the product of a small layer."""
@@ -163,7 +173,7 @@ class CPTensor(FactorizedTensor):
         return module
 
     def factor_parameters(self):
-        return [self.weights, *_entries(self.factors)]
+        return [self.weights, *entries(self.factors)]
 
     def _scaled(self, scales):
         weights = self.weights if scales[0] is None else self.weights * scales[0]
@@ -173,11 +183,8 @@ class CPTensor(FactorizedTensor):
         weights, *factors = self.components()
         return cp_to_dense(weights, factors)
 
-    def _network(self, components, first_symbol):
-        d = len(self.shape)
-        modes = [get_symbol(first_symbol + k) for k in range(d)]
-        r = get_symbol(first_symbol + d)
-        return [r] + [m + r for m in modes], modes
+    def _terms(self, first):
+        return cp_terms(len(self.shape), first)
 
 
 class TuckerTensor(FactorizedTensor):
@@ -229,7 +236,7 @@ class TuckerTensor(FactorizedTensor):
         return module
 
     def factor_parameters(self):
-        return [self.core, *_entries(self.factors)]
+        return [self.core, *entries(self.factors)]
 
     def _scaled(self, scales):
         core = self.core
@@ -244,15 +251,8 @@ class TuckerTensor(FactorizedTensor):
         core, *factors = self.components()
         return tucker_to_dense(core, factors, self.modes)
 
-    def _network(self, components, first_symbol):
-        d = len(self.shape)
-        modes = [get_symbol(first_symbol + k) for k in range(d)]
-        core_idx = list(modes)
-        factor_terms = []
-        for j, m in enumerate(self.modes):
-            core_idx[m] = get_symbol(first_symbol + d + j)
-            factor_terms.append(modes[m] + core_idx[m])
-        return ["".join(core_idx)] + factor_terms, modes
+    def _terms(self, first):
+        return tucker_terms(len(self.shape), self.modes, first)
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}, rank={self.rank}, modes={self.modes}"
@@ -277,7 +277,7 @@ class _Train(FactorizedTensor):
                 p[tuple(slice(0, s) for s in c.shape)] = c
 
     def factor_parameters(self):
-        return _entries(self.cores)
+        return entries(self.cores)
 
     def _scaled(self, scales):
         cores = list(self.cores)
@@ -314,11 +314,8 @@ class TTTensor(_Train):
     def to_tensor(self) -> torch.Tensor:
         return tt_to_dense(self.components())
 
-    def _network(self, components, first_symbol):
-        d = len(self.shape)
-        modes = [get_symbol(first_symbol + k) for k in range(d)]
-        bonds = [get_symbol(first_symbol + d + k) for k in range(d + 1)]
-        return [bonds[k] + modes[k] + bonds[k + 1] for k in range(d)], modes
+    def _terms(self, first):
+        return tt_terms(len(self.shape), first)
 
 
 class TTMatrix(_Train):

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 
 import torch
-from opt_einsum import get_symbol
 from torch import nn
 
-from ..tensor.contract import contract
-from .factorized_tensors import CPTensor, TTTensor, TuckerTensor, contract_network
+from ..tensor.tucker import tucker_to_dense
+from .factorized_tensors import CPTensor, TTTensor, TuckerTensor, contract_network, entries
 from .ranks import check_factorization, check_shape
 
 __all__ = ["TRL", "TCL"]
@@ -101,14 +100,8 @@ class TCL(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.input_shape, "TCL")
-        d = len(self.input_shape)
-        batch = get_symbol(0)
-        ins = [get_symbol(1 + k) for k in range(d)]
-        outs = [get_symbol(1 + d + k) for k in range(d)]
-        equation = (
-            batch + "".join(ins) + "," + ",".join(o + i for o, i in zip(outs, ins)) + "->" + batch + "".join(outs)
-        )
-        y = contract(equation, x, *self.factors)
+        # a Tucker product: x is the core, the batch its one unfactored mode
+        y = tucker_to_dense(x, entries(self.factors), modes=range(1, x.ndim))
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:

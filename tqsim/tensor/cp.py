@@ -15,7 +15,18 @@ from opt_einsum import get_symbol
 from .decomposition import check_decomposable, torch_backend
 from .contract import contract
 
-__all__ = ["cp_to_dense", "cp_from_dense", "khatri_rao"]
+__all__ = ["cp_terms", "cp_to_dense", "cp_from_dense", "khatri_rao"]
+
+
+def cp_terms(order: int, first: int = 0) -> tuple[list[str], list[str]]:
+    """Einsum terms of a CP tensor (weights, then one factor per mode) and its mode symbols.
+
+    Symbols are numbered from ``first``, so a caller can put its own indices
+    (a batch, say) below them.
+    """
+    modes = [get_symbol(first + k) for k in range(order)]
+    rank = get_symbol(first + order)
+    return [rank] + [m + rank for m in modes], modes
 
 
 def cp_to_dense(weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -28,10 +39,8 @@ def cp_to_dense(weights: torch.Tensor, factors: Sequence[torch.Tensor]) -> torch
     for k, f in enumerate(factors):
         if f.ndim != 2 or f.shape[1] != rank:
             raise ValueError(f"factor {k} has shape {tuple(f.shape)}; expected (n_{k}, {rank})")
-    modes = [get_symbol(k) for k in range(len(factors))]
-    r = get_symbol(len(factors))
-    equation = r + "," + ",".join(m + r for m in modes) + "->" + "".join(modes)
-    return contract(equation, weights, *factors)
+    terms, modes = cp_terms(len(factors))
+    return contract(",".join(terms) + "->" + "".join(modes), weights, *factors)
 
 
 def khatri_rao(factors: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -19,12 +19,14 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from opt_einsum import get_symbol
 
 from .contract import contract
 from .svd import svd, truncated_svd
 
 __all__ = [
     "tt_from_dense",
+    "tt_terms",
     "tt_merge",
     "tt_to_dense",
     "tt_orthogonalize",
@@ -96,6 +98,13 @@ def tt_from_dense(
         rest = split.s.to(split.vh.dtype).unsqueeze(-1) * split.vh
     cores.append(rest.reshape(rest.shape[0], shape[-1], 1))
     return cores, discarded
+
+
+def tt_terms(order: int, first: int = 0) -> tuple[list[str], list[str]]:
+    """Einsum terms of a train's cores ``(r, n_k, r')`` and its mode symbols (numbered from ``first``)."""
+    modes = [get_symbol(first + k) for k in range(order)]
+    bonds = [get_symbol(first + order + k) for k in range(order + 1)]
+    return [bonds[k] + modes[k] + bonds[k + 1] for k in range(order)], modes
 
 
 def tt_merge(cores: Sequence[torch.Tensor]) -> torch.Tensor:

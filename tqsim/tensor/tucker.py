@@ -15,7 +15,7 @@ from opt_einsum import get_symbol
 from .decomposition import check_decomposable, torch_backend
 from .contract import contract
 
-__all__ = ["tucker_to_dense", "tucker_from_dense"]
+__all__ = ["tucker_terms", "tucker_to_dense", "tucker_from_dense"]
 
 
 def _modes(modes, order: int) -> list[int]:
@@ -26,6 +26,21 @@ def _modes(modes, order: int) -> list[int]:
     return modes
 
 
+def tucker_terms(order: int, modes: Sequence[int], first: int = 0) -> tuple[list[str], list[str]]:
+    """Einsum terms of a Tucker tensor (core, then one factor per mode in ``modes``) and its mode symbols.
+
+    The core keeps the dense symbol on unfactored modes and gets a rank
+    symbol on factored ones; symbols are numbered from ``first``.
+    """
+    symbols = [get_symbol(first + k) for k in range(order)]
+    core = list(symbols)
+    factor_terms = []
+    for j, mode in enumerate(modes):
+        core[mode] = get_symbol(first + order + j)
+        factor_terms.append(symbols[mode] + core[mode])
+    return ["".join(core)] + factor_terms, symbols
+
+
 def tucker_to_dense(
     core: torch.Tensor, factors: Sequence[torch.Tensor], modes: Sequence[int] | None = None
 ) -> torch.Tensor:
@@ -33,18 +48,13 @@ def tucker_to_dense(
     modes = _modes(modes, core.ndim)
     if len(modes) != len(factors):
         raise ValueError(f"{len(factors)} factors for modes {modes}")
-    core_idx = [get_symbol(k) for k in range(core.ndim)]
-    out_idx = list(core_idx)
-    terms = []
-    for j, (mode, f) in enumerate(zip(modes, factors)):
+    for mode, f in zip(modes, factors):
         if f.ndim != 2 or f.shape[1] != core.shape[mode]:
             raise ValueError(
                 f"factor for mode {mode} has shape {tuple(f.shape)}; expected (n, {core.shape[mode]})"
             )
-        out_idx[mode] = get_symbol(core.ndim + j)
-        terms.append(out_idx[mode] + core_idx[mode])
-    equation = "".join(core_idx) + "," + ",".join(terms) + "->" + "".join(out_idx)
-    return contract(equation, core, *factors)
+    terms, symbols = tucker_terms(core.ndim, modes)
+    return contract(",".join(terms) + "->" + "".join(symbols), core, *factors)
 
 
 def tucker_from_dense(
