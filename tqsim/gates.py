@@ -565,15 +565,12 @@ def diagonal(values, qubits: Sequence[int]) -> Gate:
     size = 1 << len(qubits)
     if d.ndim not in (1, 2) or d.shape[-1] != size:
         raise ValueError(f"diagonal on {len(qubits)} qubit(s) needs shape ({size},) or (batch, {size}), got {tuple(d.shape)}")
-    if not _checks.recording_cuda_graph(d):
-        moduli = d.detach().abs()
-        if not bool(torch.isfinite(moduli).all()):
-            raise ValueError("diagonal values hold NaN or infinite entries")
-        error = (moduli - 1).abs().max().item()
-        if error > _checks.tolerance(d.dtype):
-            raise ValueError(
-                f"diagonal is not unitary: max ||value| - 1| = {error:.3g} exceeds {_checks.tolerance(d.dtype):.1e}"
-            )
+    moduli = d.detach().abs()
+    if not bool(torch.isfinite(moduli).all()):
+        raise ValueError("diagonal values hold NaN or infinite entries")
+    error = (moduli - 1).abs().max().item()
+    if error > _checks.tolerance(d.dtype):
+        raise ValueError(f"diagonal is not unitary: max ||value| - 1| = {error:.3g} exceeds {_checks.tolerance(d.dtype):.1e}")
 
     def build(params, dtype, device):
         return params[0].to(device=device, dtype=dtype)

@@ -17,6 +17,7 @@ from torch import nn
 
 from .. import _checks
 from ..circuit import Circuit
+from ..gates import Gate
 from ..info import entropy
 from ..states import MPS, ProductState, StateVector
 from ..states.mps import check_truncation
@@ -248,13 +249,30 @@ class QAOAAnsatz(MaxCutAnsatz):
             c.h(q)
         for gamma, beta in zip(self.gamma, self.beta):
             if self.backend == "dense":
-                cost = self.problem.cached_tensor("diagonal", self.device, self.real_dtype)
-                c.diagonal(torch.polar(torch.ones_like(cost), -gamma.to(self.real_dtype) * cost), range(n))
+                c.append(_cost_phase(self.problem, gamma, n))
             else:
                 for (i, j), w in zip(self.problem.edges.tolist(), self.problem.weights.tolist()):
                     c.rzz(-gamma * w, i, j)  # exp(-i gamma w (1 - ZZ)/2) up to a phase
             for q in range(n):
                 c.rx(2 * beta, q)
+
+
+def _cost_phase(problem: MaxCutProblem, gamma, n: int) -> Gate:
+    """``exp(-i gamma C)`` as one diagonal gate whose parameter is ``gamma``.
+
+    Unitary by construction (``C`` is the problem's cached, real cost
+    diagonal), so, unlike ``gates.diagonal`` on arbitrary values, nothing has
+    to pass over 2**n entries and wait for the device to check it.
+    """
+
+    def build(params, dtype, device):
+        cost = problem.cached_tensor("diagonal", device, _checks.real_dtype(dtype))
+        return torch.polar(torch.ones_like(cost), -params[0].to(cost.dtype) * cost)
+
+    def inverse(gate: Gate) -> Gate:
+        return _cost_phase(problem, -gate.params[0], n)
+
+    return Gate("cost_phase", range(n), (gamma,), build, True, inverse)
 
 
 FAMILIES = {
