@@ -22,7 +22,7 @@ from .. import _checks
 from ..info import entropy
 from .ansatz import MaxCutAnsatz, check_entropy_qubits, default_entropy_qubits
 from .graphed import GraphedStep
-from .objective import best_candidate, readout_candidates
+from .objective import readout_candidates
 
 __all__ = ["TrainResult", "train", "OPTIMIZERS", "resolve_device"]
 
@@ -209,18 +209,21 @@ def train(
             if model.backend == "mps":
                 sampler[0] = torch.Generator(device=dev).manual_seed(seed * 1_000_003 + step)
             loss, value, state, candidates, values = run_step()
-            cut, bits = best_candidate(candidates, values)
-            if not math.isfinite(loss.item()):
-                raise ValueError(f"the loss became {loss.item()} at step {step + 1}; lower the learning rate")
-            if cut > result.best_cut:
-                result.best_cut, result.best_bits = cut, bits.tolist()
             with torch.no_grad():
-                s = float(entropy(state, range(k))) if model.backend != "product" else 0.0
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
+                s = entropy(state, range(k)) if model.backend != "product" else torch.zeros((), device=dev)
+                best = values.argmax()
+                # everything the row needs in one copy to the host (each copy waits for the device)
+                loss_value, expected, s_value, cut, *bits = torch.cat([
+                    torch.stack([loss, value, s, values[best]]).to(torch.float64),
+                    candidates[best].to(torch.float64),
+                ]).tolist()
+            if not math.isfinite(loss_value):
+                raise ValueError(f"the loss became {loss_value} at step {step + 1}; lower the learning rate")
+            if cut > result.best_cut:
+                result.best_cut, result.best_bits = cut, [int(b) for b in bits]
             row = {
-                "step": step + 1, "loss": loss.item(), "expected_cut": value.item(), "readout_cut": cut,
-                "best_cut": result.best_cut, "entropy": s, "seconds": time.perf_counter() - began,
+                "step": step + 1, "loss": loss_value, "expected_cut": expected, "readout_cut": cut,
+                "best_cut": result.best_cut, "entropy": s_value, "seconds": time.perf_counter() - began,
             }
             if optimum:
                 row["expected_ratio"] = row["expected_cut"] / optimum
