@@ -1088,3 +1088,44 @@ def test_review_regressions():
         assert layer(empty).shape == F.linear(empty, layer.weight, layer.bias).shape == (0, 6)
     compressed = tn.compress(nn.Sequential(nn.Linear(4, 3)), 2, "svd", layers=nn.Linear)
     assert isinstance(compressed[0], tn.FactorizedLinear)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tn.CPTensor((3, 4, 2, 5), 3, dtype=F64),
+        lambda: tn.TuckerTensor((3, 4, 2, 5), (2, 3, 2), modes=(0, 1, 3), dtype=F64),
+        lambda: tn.TTTensor((3, 4, 2, 5), 3, dtype=F64),
+    ],
+    ids=["cp", "tucker", "tt"],
+)
+def test_factorized_tensors_contract_network_any_modes(make):
+    """tqsim.nn.factorized_tensors.contract_network over non-leading, unordered modes equals a numpy
+    tensordot with the rebuilt tensor; the equation is built once and reused; given components are used."""
+    from tqsim.nn.factorized_tensors import contract_network
+
+    t = _randomize(make(), 95)
+    dense = t.to_tensor().detach().numpy()
+    g = _gen(96)
+    for contracted in ((2,), (3, 1), (0, 2, 3)):
+        x = torch.randn(6, *(t.shape[k] for k in contracted), generator=g, dtype=F64)
+        got = contract_network(t, x, contracted).detach().numpy()
+        expected = np.tensordot(x.numpy(), dense, axes=(list(range(1, len(contracted) + 1)), list(contracted)))
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert t.equation((2,)) is t.equation((2,))  # cached, not rebuilt
+    doubled = [c * 2 if k == 0 else c for k, c in enumerate(t.components())]  # scales the whole tensor by 2
+    x = torch.randn(2, t.shape[1], generator=g, dtype=F64)
+    torch.testing.assert_close(contract_network(t, x, (1,), doubled), 2 * contract_network(t, x, (1,)))
+
+
+def test_factorized_tensors_adopt_and_entries():
+    """adopt copies a decomposition's factors and the dense bias; entries lists a ParameterList in order."""
+    from tqsim.nn.factorized_tensors import adopt, entries
+
+    layer = tn.FactorizedLinear(6, 4, 2, "svd", dtype=F64)
+    source = tn.TTTensor((4, 6), 2, dtype=F64)
+    bias = torch.arange(4, dtype=F64)
+    adopt(layer, source, bias)
+    torch.testing.assert_close(layer.weight, source.to_tensor())
+    torch.testing.assert_close(layer.bias.detach(), bias)
+    assert [p is q for p, q in zip(entries(source.cores), list(source.cores))] == [True, True]
