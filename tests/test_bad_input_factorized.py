@@ -91,44 +91,24 @@ CALLS = _calls()
 CALL_IDS = [c[0] for c in CALLS]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("call_id, call, label", CALLS, ids=CALL_IDS)
-def test_subsystem_qubit_out_of_range(kind, call_id, call, label):
-    state = make_state(kind)
-    with pytest.raises(IndexError, match=rf"{label} qubit 3 out of range for 3 qubits \(allowed 0\.\.2\)"):
-        call(state, [0, 3])
+SUBSYSTEM_CASES = [
+    # (bad subsystem, error type, message pattern with {label} for the argument's name)
+    ([0, 3], IndexError, r"{label} qubit 3 out of range for 3 qubits \(allowed 0\.\.2\)"),
+    ([100], IndexError, r"{label} qubit 100 out of range for 3 qubits"),
+    ([0, -1], IndexError, r"qubit -1 in {label} \[0, -1\] is negative; qubits are 0\.\.n-1"),
+    ([1, 1], ValueError, r"{label} \[1, 1\] repeat a qubit"),
+    ([], ValueError, r"{label} is empty; name at least one qubit"),
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("call_id, call, label", CALLS, ids=CALL_IDS)
-def test_subsystem_qubit_far_out_of_range(kind, call_id, call, label):
+@pytest.mark.parametrize("subsystem, error, pattern", SUBSYSTEM_CASES,
+                         ids=["out-of-range", "far-out-of-range", "negative", "repeated", "empty"])
+def test_bad_subsystem(kind, call_id, call, label, subsystem, error, pattern):
     state = make_state(kind)
-    with pytest.raises(IndexError, match=rf"{label} qubit 100 out of range for 3 qubits"):
-        call(state, [100])
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("call_id, call, label", CALLS, ids=CALL_IDS)
-def test_subsystem_qubit_negative(kind, call_id, call, label):
-    state = make_state(kind)
-    with pytest.raises(IndexError, match=rf"qubit -1 in {label} \[0, -1\] is negative; qubits are 0\.\.n-1"):
-        call(state, [0, -1])
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("call_id, call, label", CALLS, ids=CALL_IDS)
-def test_subsystem_qubit_repeated(kind, call_id, call, label):
-    state = make_state(kind)
-    with pytest.raises(ValueError, match=rf"{label} \[1, 1\] repeat a qubit"):
-        call(state, [1, 1])
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("call_id, call, label", CALLS, ids=CALL_IDS)
-def test_subsystem_empty(kind, call_id, call, label):
-    state = make_state(kind)
-    with pytest.raises(ValueError, match=rf"{label} is empty; name at least one qubit"):
-        call(state, [])
+    with pytest.raises(error, match=pattern.format(label=label)):
+        call(state, subsystem)
 
 
 @pytest.mark.parametrize("kind", KINDS)
