@@ -253,6 +253,8 @@ def test_linear_automatic_shapes():
     for factorization in ("cp", "tucker"):
         layer = tn.FactorizedLinear(60, 35, 0.5, factorization)
         assert layer.in_shape == (5, 4, 3) and layer.out_shape == (7, 5)
+    layer = tn.FactorizedLinear(12, 6, 2, "cp", in_shape=(4, 1, 3))
+    assert layer.in_shape == (4, 1, 3)  # a shape the user gives is kept as given
     layer = tn.FactorizedLinear(24, 10, 2, "tt", in_shape=(2, 3, 4))
     assert layer.in_shape == (2, 3, 4) and math.prod(layer.out_shape) == 10 and len(layer.out_shape) == 3
 

@@ -19,13 +19,29 @@ LINEAR_FACTORIZATIONS = ("tt", "cp", "tucker", "svd")
 IMPLEMENTATIONS = ("factorized", "reconstructed")
 
 
-def _linear_shapes(in_features, out_features, in_shape, out_shape, order: int):
-    """Tensorized shapes of the input and output, given or chosen; one length for both."""
+def _linear_shapes(in_features, out_features, in_shape, out_shape, factorization: str):
+    """Tensorized shapes of the input and output, given or chosen.
+
+    Chosen shapes have near-equal modes. A TT-matrix gets two modes (its
+    forward costs about parameters x features / mode size multiply-adds per
+    row, so few large modes keep it cheaper than the dense layer) and needs
+    one length on both sides, padded with 1s. CP and Tucker get three (their
+    cost does not grow with the order) and need no common length, so a chosen
+    shape drops its padding 1s.
+    """
+    tt = factorization == "tt"
+
+    def choose(features: int, order: int) -> tuple[int, ...]:
+        shape = tensorized_shape(features, order)
+        return shape if tt else tuple(s for s in shape if s > 1) or (1,)
+
     if in_shape is None:
-        in_shape = tensorized_shape(in_features, order if out_shape is None else len(tuple(out_shape)))
+        matching = tt and out_shape is not None  # a TT-matrix's sides have one length
+        in_shape = choose(in_features, len(tuple(out_shape)) if matching else 2 if tt else 3)
+    in_shape = check_shape(in_shape, "in_shape")
     if out_shape is None:
-        out_shape = tensorized_shape(out_features, len(check_shape(in_shape, "in_shape")))
-    in_shape, out_shape = check_shape(in_shape, "in_shape"), check_shape(out_shape, "out_shape")
+        out_shape = choose(out_features, len(in_shape) if tt else 3)
+    out_shape = check_shape(out_shape, "out_shape")
     if math.prod(in_shape) != in_features:
         raise ValueError(f"in_shape {in_shape} has {math.prod(in_shape)} entries, but in_features is {in_features}")
     if math.prod(out_shape) != out_features:
@@ -80,18 +96,9 @@ class FactorizedLinear(nn.Module):
             self.in_shape, self.out_shape = (self.in_features,), (self.out_features,)
             self.weight_tensor: FactorizedTensor = TTTensor((self.out_features, self.in_features), rank, **kw)
         else:
-            # automatic shapes: two modes for a TT-matrix, whose forward costs
-            # about (parameters x features / mode size) multiply-adds per row,
-            # so few large modes keep it cheaper than the dense layer; three
-            # for CP and Tucker, whose cost does not grow with the order
-            order = 2 if self.factorization == "tt" else 3
             self.in_shape, self.out_shape = _linear_shapes(
-                self.in_features, self.out_features, in_shape, out_shape, order
+                self.in_features, self.out_features, in_shape, out_shape, self.factorization
             )
-            if self.factorization != "tt":
-                # CP and Tucker need no common length: drop the padding modes of size 1
-                self.in_shape = tuple(s for s in self.in_shape if s > 1) or (1,)
-                self.out_shape = tuple(s for s in self.out_shape if s > 1) or (1,)
             full_shape = (*self.out_shape, *self.in_shape)
             if self.factorization == "tt":
                 self.weight_tensor = TTMatrix(self.out_shape, self.in_shape, rank, **kw)
