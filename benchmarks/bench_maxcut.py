@@ -8,8 +8,11 @@
 2. TensorLy-Quantum 0.1.0's multi-basis-encoding example circuit (20 qubits:
    RY on every qubit, CZ on (0,1), (2,3), ..., RY again; 40 graph nodes read
    from <Z> and <X>; loss sum w tanh(s_i) tanh(s_j)) against the same circuit
-   and loss in tqsim, on the same device, in one run (tqsim's dense GPU step
-   replayed as a CUDA graph through GraphedStep, as train() does).
+   and loss in tqsim, on the same device, in one run, with three state kinds:
+   dense, MPS and BlockProductState (which keeps the ten independent pairs as
+   one stack of 2-qubit kets). On a GPU the dense and block steps are
+   replayed as CUDA graphs through GraphedStep, as train() does. The
+   contenders are timed in alternating rounds.
 3. The MPS backend at n = 40 and 60 (one- and two-directional, max_bond 32).
 
 Medians over timed steps after warm-up steps. Peak memory is the resident
@@ -42,17 +45,21 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def median_step_ms(step, device: str, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        step()
+def interleaved_medians(steps: dict, device: str, warmup: int, repeats: int, rounds: int = 5) -> dict:
+    """Median ms per call of each step, timed in alternating rounds so drifts of a shared machine hit all alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
     sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            for _ in range(repeats):
+                start = time.perf_counter()
+                step()
+                sync(device)
+                times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
 def family_run(family: str, problem, device: str, steps: int):
@@ -90,14 +97,17 @@ class MBECircuit(torch.nn.Module):
 
     def forward(self):
         c = tq.Circuit(self.n)
+        first, second = (angles.unbind() for angles in self.theta.unbind())
         for q in range(self.n):
-            c.ry(self.theta[0, q], q)
+            c.ry(first[q], q)
         for q in range(0, self.n - 1, 2):
             c.cz(q, q + 1)
         for q in range(self.n):
-            c.ry(self.theta[1, q], q)
+            c.ry(second[q], q)
         device = self.theta.device
-        start = tq.MPS.zeros(self.n, max_bond=32, device=device) if self.backend == "mps" else tq.StateVector.zeros(self.n, device=device)
+        start = {"mps": lambda: tq.MPS.zeros(self.n, max_bond=32, device=device),
+                 "blocks": lambda: tq.BlockProductState.zeros(self.n, device=device),
+                 "dense": lambda: tq.StateVector.zeros(self.n, device=device)}[self.backend]()
         return c.run(start)
 
 
@@ -139,9 +149,9 @@ def tensorly_quantum_step(n: int, device: str):
 
 
 def tqsim_mbe_step(n: int, device: str, backend: str):
-    """The same loss and optimizer; on a GPU a dense step is replayed as a CUDA graph, as train() does."""
+    """The same loss and optimizer; on a GPU a dense or block step is replayed as a CUDA graph, as train() does."""
     model = MBECircuit(n, backend, torch.Generator().manual_seed(0)).to(device)
-    graphed = device.startswith("cuda") and backend == "dense"
+    graphed = device.startswith("cuda") and backend != "mps"
     opt = torch.optim.Adam(model.parameters(), lr=0.1, capturable=graphed)
     v1, v2, w = mbe_terms(n, device)
 
@@ -168,13 +178,16 @@ def tensorly_quantum(devices, quick):
         print("\n2. TensorLy-Quantum is not installed (pip install tensorly-quantum packaging): skipped")
         return
     print(f"\n2. TensorLy-Quantum 0.1.0's MBE circuit, {n} qubits, {2 * n} nodes (ms per step, float32 / complex64)")
-    print("| device | TensorLy-Quantum | tqsim dense | tqsim MPS | TLQ / best tqsim |")
-    print("|---|---|---|---|---|")
+    print("| device | TensorLy-Quantum | tqsim dense | tqsim MPS | tqsim blocks | TLQ / best tqsim |")
+    print("|---|---|---|---|---|---|")
+    backends = ("dense", "mps", "blocks")
     for device in devices:
-        t_tlq = median_step_ms(tensorly_quantum_step(n, device), device, 3, 5 if quick else 20)
-        t_dense = median_step_ms(tqsim_mbe_step(n, device, "dense"), device, 3, 5 if quick else 20)
-        t_mps = median_step_ms(tqsim_mbe_step(n, device, "mps"), device, 3, 5 if quick else 20)
-        print(f"| {device} | {t_tlq:.2f} | {t_dense:.2f} | {t_mps:.2f} | {t_tlq / min(t_dense, t_mps):.1f}x |")
+        steps = {"tlq": tensorly_quantum_step(n, device)}
+        steps.update({backend: tqsim_mbe_step(n, device, backend) for backend in backends})
+        ms = interleaved_medians(steps, device, 3, 1 if quick else 10, 2 if quick else 5)
+        best = min(ms[b] for b in backends)
+        print(f"| {device} | {ms['tlq']:.2f} | " + " | ".join(f"{ms[b]:.2f}" for b in backends)
+              + f" | {ms['tlq'] / best:.1f}x |")
 
 
 def large_mps(devices, quick):

@@ -494,6 +494,17 @@ def test_statevector_from_array_not_normalized():
         tq.StateVector.from_array([2.0, 0.0])
 
 
+def test_norm_message_names_the_worst_batch_entry_with_enough_digits():
+    # entry 0 is fine, entry 1 is off; 1 + 3e-8 must not print as "1"
+    batch = torch.tensor([[1.0, 0.0], [1.5, 0.0]], dtype=torch.complex128)
+    with pytest.raises(ValueError, match=r"norm 1\.5, not 1"):
+        tq.StateVector.from_array(batch)
+    with pytest.raises(ValueError, match=r"norm 1\.00000003\d*, not 1"):
+        tq.StateVector.from_array(torch.tensor([1 + 3e-8, 0.0], dtype=torch.complex128))
+    with pytest.raises(ValueError, match=r"trace 1\.5, not 1"):
+        tq.DensityMatrix.from_array(torch.stack([torch.eye(2) / 2, torch.eye(2) * 0.75]).to(torch.complex128))
+
+
 def test_statevector_from_array_not_normalized_complex64():
     # 1e-2 off is far above complex64's sqrt(eps) = 3.5e-4
     with pytest.raises(ValueError, match=r"norm 1\.01, not 1"):

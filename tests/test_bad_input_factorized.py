@@ -364,7 +364,7 @@ def test_distance_different_devices(fn, kind_a, kind_b):
 def test_distance_non_state_argument(fn, kind, other, name, first):
     state = make_state(kind)
     args = (other, state) if first else (state, other)
-    with pytest.raises(TypeError, match=rf"expected a StateVector, DensityMatrix, MPS or ProductState, got {name}"):
+    with pytest.raises(TypeError, match=rf"expected a StateVector, DensityMatrix, MPS, ProductState or BlockProductState, got {name}"):
         fn(*args)
 
 

@@ -208,8 +208,9 @@ def test_maxcut_cuda_graph_replays_match_cpu_training():
     assert not result.cuda_graph and len(result.history) == 5
 
 
-def test_graphed_step_runs_a_custom_loss():
-    """GraphedStep with TensorLy-Quantum's MBE loss: the same parameters as an eager Adam run."""
+@pytest.mark.parametrize("kind", [tq.StateVector, tq.BlockProductState])
+def test_graphed_step_runs_a_custom_loss(kind):
+    """GraphedStep with TensorLy-Quantum's MBE loss: the same parameters as an eager dense Adam run on the CPU."""
     from tqsim.maxcut import mbe_spins
     from tqsim.maxcut.graphed import GraphedStep
 
@@ -217,7 +218,7 @@ def test_graphed_step_runs_a_custom_loss():
     theta0 = torch.rand(2, n, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     edges = torch.tensor([[0, 7], [1, 4], [2, 9], [3, 11], [5, 6], [8, 10]])
 
-    def make(device, capturable):
+    def make(device, capturable, start):
         theta = torch.nn.Parameter(theta0.clone().to(device))
         opt = torch.optim.Adam([theta], lr=0.1, capturable=capturable)
         left, right = edges[:, 0].to(device), edges[:, 1].to(device)  # no host copies inside the step
@@ -230,14 +231,14 @@ def test_graphed_step_runs_a_custom_loss():
                 c.cz(q, q + 1)
             for q in range(n):
                 c.ry(theta[1, q], q)
-            s = torch.tanh(mbe_spins(c.run(tq.StateVector.zeros(n, dtype=torch.complex128, device=device)), 2 * n))
+            s = torch.tanh(mbe_spins(c.run(start.zeros(n, dtype=torch.complex128, device=device)), 2 * n))
             return ((s[left] * s[right]).sum(),)
 
         return theta, opt, compute
 
-    theta_g, opt_g, compute_g = make("cuda", True)
+    theta_g, opt_g, compute_g = make("cuda", True, kind)
     step = GraphedStep(compute_g, opt_g)
-    theta_e, opt_e, compute_e = make("cpu", False)
+    theta_e, opt_e, compute_e = make("cpu", False, tq.StateVector)
     for _ in range(7):
         step()
         opt_e.zero_grad()
@@ -245,6 +246,41 @@ def test_graphed_step_runs_a_custom_loss():
         opt_e.step()
     assert step.captured
     np.testing.assert_allclose(theta_g.detach().cpu().numpy(), theta_e.detach().numpy(), atol=1e-10)
+
+
+def test_block_product_state_on_cuda_matches_cpu(dtype):
+    """Blocks joined by gates, read-outs, information functions and gradients: CUDA equals CPU."""
+    from tqsim.maxcut import mbe_spins
+
+    n = 9
+    theta0 = torch.rand(3, n, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+
+    def run(device):
+        theta = theta0.clone().to(device).requires_grad_()
+        c = tq.Circuit(n)
+        for q in range(n):
+            c.ry(theta[0, q], q).rz(theta[1, q], q)
+        c.cz(0, 1).cx(3, 2).cz(4, 5).cx(7, 6).rxx(theta[2, 0], 5, 8)
+        for q in range(n):
+            c.ry(theta[2, q], q)
+        s = c.run(tq.BlockProductState.zeros(n, dtype=dtype, device=device))
+        loss = (mbe_spins(s, 2 * n).square().sum() + tq.entropy(s, [0, 2, 5]) + s.expectation("Z0 X4 + 0.5 Y8 Z5")
+                + tq.partial_trace(s, [8, 1]).matrix().real.sum())
+        loss.backward()
+        return s, loss, theta.grad
+
+    s_gpu, loss_gpu, grad_gpu = run("cuda")
+    s_cpu, loss_cpu, grad_cpu = run("cpu")
+    assert s_gpu.device.type == "cuda" and [q for q, _ in s_gpu.blocks()] == [q for q, _ in s_cpu.blocks()]
+    tol = TOL[dtype] * 10
+    np.testing.assert_allclose(s_gpu.amplitudes().detach().cpu().numpy(), s_cpu.amplitudes().detach().numpy(), atol=tol)
+    assert abs(loss_gpu.item() - loss_cpu.item()) < tol
+    np.testing.assert_allclose(grad_gpu.cpu().numpy(), grad_cpu.numpy(), atol=tol)
+    np.testing.assert_allclose(tq.schmidt_values(s_gpu, 5).detach().cpu().numpy(), tq.schmidt_values(s_cpu, 5).detach().numpy(), atol=tol)
+    samples = s_gpu.sample(20000, generator=torch.Generator("cuda").manual_seed(1), bits=True)
+    freq = samples.float().mean(0).cpu().numpy()
+    p1 = tq.qubit_states(s_cpu)[:, 1, 1].real.detach().numpy()
+    np.testing.assert_allclose(freq, p1, atol=0.02)
 
 
 # ---------------------------------------------------------------- nn layers

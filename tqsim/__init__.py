@@ -18,11 +18,12 @@ from .info import (
     trace_distance,
 )
 from .observables import PauliString, PauliSum
-from .states import MPS, DensityMatrix, ProductState, StateVector
+from .states import MPS, BlockProductState, DensityMatrix, ProductState, StateVector
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BlockProductState",
     "Circuit",
     "DensityMatrix",
     "MPS",

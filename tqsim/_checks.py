@@ -81,6 +81,14 @@ def tolerance(dtype: torch.dtype) -> float:
     return math.sqrt(torch.finfo(real_dtype(dtype) if dtype.is_complex else dtype).eps)
 
 
+def farthest_from_one(values: torch.Tensor) -> str:
+    """The entry of ``values`` farthest from 1, printed with enough digits to differ from 1."""
+    flat = values.detach().reshape(-1)
+    worst = flat[(flat - 1).abs().argmax()].item()
+    text = f"{worst:.6g}"
+    return text if float(text) != 1 else f"{worst:.15g}"
+
+
 def recording_cuda_graph(tensor: torch.Tensor) -> bool:
     """True while a CUDA graph is being recorded for ``tensor``'s device.
 

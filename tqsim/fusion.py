@@ -16,7 +16,7 @@ from typing import Sequence
 
 import torch
 
-from .gates import Gate
+from .gates import Gate, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
 
 __all__ = ["Block", "block_size", "build_operator", "gate_operators", "plan"]
@@ -109,29 +109,17 @@ def gate_operators(gates: Sequence[Gate], dtype: torch.dtype, device: torch.devi
     operators: dict[int, torch.Tensor] = {}
     groups: dict[tuple, list[Gate]] = {}
     for g in gates:
-        batchable = g.params and not g.batch_shape and all(
-            not isinstance(p, torch.Tensor) or (p.ndim == 0 and not p.is_complex()) for p in g.params
-        )
-        if batchable:
-            groups.setdefault((g._build, len(g.params), g.is_diagonal), []).append(g)
+        key = stacking_key(g)
+        if key is not None and g.params:
+            groups.setdefault(key, []).append(g)
         else:
             operators[id(g)] = g.operator(dtype, device)
-    for (build, count, _), members in groups.items():
+    for members in groups.values():
         if len(members) == 1:
             operators[id(members[0])] = members[0].operator(dtype, device)
             continue
-        stacked = []
-        for j in range(count):
-            values = [g.params[j] for g in members]
-            if any(isinstance(v, torch.Tensor) for v in values):
-                # float64 throughout: the builder casts to the state's precision, after the gradient's path
-                stacked.append(torch.stack([
-                    v.to(device=device, dtype=torch.float64) if isinstance(v, torch.Tensor)
-                    else torch.tensor(v, dtype=torch.float64, device=device) for v in values
-                ]))
-            else:
-                stacked.append(torch.tensor(values, dtype=torch.float64).to(device))
-        for g, op in zip(members, build(tuple(stacked), dtype, device).unbind(0)):
+        batched = stacked_gate(members, members[0].qubits, device)
+        for g, op in zip(members, batched.operator(dtype, device).unbind(0)):
             operators[id(g)] = op
     return operators
 

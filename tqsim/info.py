@@ -7,7 +7,9 @@
   the entries with equal traced indices are read.
 - An MPS is moved into canonical form around the kept qubits and contracted
   with its conjugate there; the rest of the chain contracts to the identity.
-- A product state's reduced state is a Kronecker product of 1-qubit states.
+- A product state's reduced state is a Kronecker product of 1-qubit states;
+  a block product state's, of its blocks' reduced states. Entropies add up
+  and purities multiply over blocks, so neither ever joins two blocks.
 
 Every function accepts every kind and gives the same value (to dtype
 precision) for the same state. Entropies of pure states use the smaller side
@@ -23,6 +25,7 @@ import torch
 
 from . import _checks
 from .states import MPS, DensityMatrix, StateVector
+from .states.blocks import BlockProductState
 from .states.product import ProductState
 from .tensor.contract import contract
 from .tensor.flat import gram_over_axes, ket_reduced, permute_qubits, trace_out
@@ -33,15 +36,16 @@ __all__ = [
     "negativity", "log_negativity", "fidelity", "trace_distance", "schmidt_values",
 ]
 
-STATE_KINDS = (StateVector, DensityMatrix, MPS, ProductState)
-PURE_KINDS = (StateVector, MPS, ProductState)
+STATE_KINDS = (StateVector, DensityMatrix, MPS, ProductState, BlockProductState)
+PURE_KINDS = (StateVector, MPS, ProductState, BlockProductState)
 _MAX_DENSE_KEEP = 14  # reduced density matrices of at most 2**14 x 2**14
 
 
 def _check_state(state) -> None:
     if not isinstance(state, STATE_KINDS):
         raise TypeError(
-            f"expected a StateVector, DensityMatrix, MPS or ProductState, got {type(state).__name__}"
+            f"expected a StateVector, DensityMatrix, MPS, ProductState or BlockProductState, "
+            f"got {type(state).__name__}"
         )
 
 
@@ -129,11 +133,30 @@ def _product_reduced(state: ProductState, keep: Sequence[int]) -> torch.Tensor:
     return rho
 
 
-def _reorder(rho: torch.Tensor, keep: Sequence[int]) -> torch.Tensor:
-    """A reduced matrix over sorted ``keep`` reordered to the order of ``keep``."""
+def _blocks_with(state: BlockProductState, qubits: Sequence[int]) -> list:
+    """``(kept qubits, block StateVector, their local positions)`` for every block holding any of ``qubits``."""
+    found = []
+    for block, sv in state.blocks():
+        local = [j for j, q in enumerate(block) if q in qubits]
+        if local:
+            found.append((tuple(block[j] for j in local), sv, local))
+    return found
+
+
+def _blocks_reduced(state: BlockProductState, keep: Sequence[int]) -> torch.Tensor:
+    rho, joined = None, []
+    for kept, sv, local in _blocks_with(state, keep):
+        part = ket_reduced(sv.amplitudes(), local)
+        rho = part if rho is None else torch.kron(rho, part)
+        joined += kept
+    return _reorder(rho, sorted(keep), joined)
+
+
+def _reorder(rho: torch.Tensor, keep: Sequence[int], current: Sequence[int] | None = None) -> torch.Tensor:
+    """A reduced matrix over ``current`` qubits (default: sorted ``keep``) reordered to the order of ``keep``."""
     k = len(keep)
-    targets = sorted(keep)
-    order = [targets.index(q) for q in keep]
+    current = sorted(keep) if current is None else list(current)
+    order = [current.index(q) for q in keep]
     if order == list(range(k)):
         return rho
     flat = permute_qubits(rho.reshape(*rho.shape[:-2], -1), order + [k + o for o in order])
@@ -161,6 +184,8 @@ def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
         rho = trace_out(state.matrix(), targets)
     elif isinstance(state, MPS):
         rho = _mps_reduced(state, targets)
+    elif isinstance(state, BlockProductState):
+        rho = _blocks_reduced(state, targets)
     else:
         rho = _product_reduced(state, targets)
     return DensityMatrix(_reorder(rho, keep), len(keep))
@@ -171,7 +196,8 @@ def qubit_states(state) -> torch.Tensor:
 
     ``<P_q> = Tr(rho_q P)`` for all qubits from one call: a ket costs two
     elementwise passes per qubit, an MPS two sweeps of environments out from
-    its orthogonality centre, a product state nothing but outer products.
+    its orthogonality centre, a product state nothing but outer products, a
+    block product state the ket's passes over each stack of blocks at once.
     Multi-basis encodings read their spins from here.
     """
     _check_state(state)
@@ -197,6 +223,14 @@ def qubit_states(state) -> torch.Tensor:
     if isinstance(state, ProductState):
         v = state.vectors
         return v.unsqueeze(-1) * v.conj().unsqueeze(-2)
+    if isinstance(state, BlockProductState):
+        rhos, order = [], []
+        for stack in state.stacks:
+            m, k = len(stack.qubits), len(stack.qubits[0])
+            rhos.append(qubit_states(StateVector(stack.amplitudes, k)).reshape(m * k, 2, 2))
+            order += [q for qubits in stack.qubits for q in qubits]
+        rho = torch.cat(rhos)
+        return rho if order == list(range(n)) else rho[sorted(range(n), key=order.__getitem__)]
     # mixed canonical form: every core left of the centre is left-orthogonal,
     # every core right of it right-orthogonal, so a site's reduced state needs
     # only the environment between it and the centre, grown one core at a time
@@ -289,6 +323,9 @@ def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = mat
     if isinstance(state, ProductState):
         subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
         return entropy_of_spectrum(_per_qubit_spectra(state, subsystem), alpha, base).sum(-1)
+    if isinstance(state, BlockProductState):  # additive over the blocks
+        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
+        return sum(entropy(sv, local, alpha, base) for _, sv, local in _blocks_with(state, subsystem))
     return entropy_of_spectrum(_spectrum(state, subsystem), alpha, base)
 
 
@@ -314,6 +351,9 @@ def purity(state, subsystem: Sequence[int]) -> torch.Tensor:
     if isinstance(state, ProductState):
         subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
         return (_per_qubit_spectra(state, subsystem) ** 2).sum(-1).prod(-1)
+    if isinstance(state, BlockProductState):  # multiplicative over the blocks
+        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
+        return torch.stack([purity(sv, local) for _, sv, local in _blocks_with(state, subsystem)]).prod()
     return (_spectrum(state, subsystem) ** 2).sum(-1)
 
 
@@ -359,6 +399,12 @@ def _overlap(a, b) -> torch.Tensor:
     """<a|b> of two pure states of any kinds, in the cheapest common form."""
     if isinstance(a, ProductState) and isinstance(b, ProductState):
         return (a.vectors.conj() * b.vectors).sum(-1).prod()
+    if isinstance(a, BlockProductState) and isinstance(b, BlockProductState):
+        pairs = list(zip(a.blocks(), b.blocks()))
+        if len(pairs) == len(a.blocks()) == len(b.blocks()) and all(x[0] == y[0] for x, y in pairs):
+            return torch.stack([x[1].inner(y[1]) for x, y in pairs]).prod()
+    if isinstance(a, BlockProductState) or isinstance(b, BlockProductState):
+        return a.to_statevector().inner(b.to_statevector())
     if isinstance(a, StateVector) or isinstance(b, StateVector):
         return a.to_statevector().inner(b.to_statevector())
     as_mps = [s.to_mps() if isinstance(s, ProductState) else s for s in (a, b)]
@@ -410,6 +456,13 @@ def schmidt_values(state, cut: int) -> torch.Tensor:
         return state.schmidt_values(cut)
     if isinstance(state, ProductState):
         return torch.ones(1, dtype=_checks.real_dtype(state.dtype), device=state.device)
+    if isinstance(state, BlockProductState):  # the blocks cut in two contribute, multiplied
+        values = torch.ones(1, dtype=_checks.real_dtype(state.dtype), device=state.device)
+        for block, sv in state.blocks():
+            left = sum(q < cut for q in block)
+            if 0 < left < len(block):
+                values = (values.unsqueeze(-1) * schmidt_values(sv, left)).flatten()
+        return values.sort(descending=True).values
     amps = state.amplitudes()
     s = torch.linalg.svdvals(amps.reshape(*amps.shape[:-1], 1 << cut, -1))
     return s / torch.linalg.vector_norm(s, dim=-1, keepdim=True)

@@ -1,8 +1,9 @@
-"""State kinds: dense kets, density matrices, matrix product states, product states."""
+"""State kinds: dense kets, density matrices, matrix product states, product states, block product states."""
 
+from .blocks import BlockProductState
 from .density import DensityMatrix
 from .mps import MPS
 from .product import ProductState
 from .statevector import StateVector
 
-__all__ = ["DensityMatrix", "MPS", "ProductState", "StateVector"]
+__all__ = ["BlockProductState", "DensityMatrix", "MPS", "ProductState", "StateVector"]

@@ -121,7 +121,10 @@ class DenseState:
         Runs of gates between channels are fused into blocks (sizes in
         :func:`tqsim.fusion.block_size`).
         """
-        operations = checked_operations(self, operations, self._takes_channels)
+        return self._evolve_checked(checked_operations(self, operations, self._takes_channels))
+
+    def _evolve_checked(self, operations: list):
+        """:meth:`evolve` for operations that have passed :func:`checked_operations`."""
         data = self._data
         track = torch.is_grad_enabled() and (
             data.requires_grad

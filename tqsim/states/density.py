@@ -69,7 +69,7 @@ class DensityMatrix(DenseState):
             raise ValueError(f"density matrix is not Hermitian: max |rho - rho^dagger| = {asym:.3g}")
         trace = torch.diagonal(values, dim1=-2, dim2=-1).sum(-1).real
         if (trace - 1).abs().max().item() > tol:
-            raise ValueError(f"density matrix has trace {trace.reshape(-1)[0].item():.6g}, not 1")
+            raise ValueError(f"density matrix has trace {_checks.farthest_from_one(trace)}, not 1")
         # positive semidefinite within tol: rho + tol*I has a Cholesky factor
         shifted = values + tol * torch.eye(values.shape[-1], dtype=values.dtype, device=values.device)
         if bool((torch.linalg.cholesky_ex(shifted).info != 0).any()):

@@ -88,7 +88,7 @@ class StateVector(DenseState):
             error = (norms - 1).abs().max().item()
             if error > _checks.tolerance(dtype):
                 raise ValueError(
-                    f"amplitudes have norm {norms.reshape(-1)[0].item():.6g}, not 1 "
+                    f"amplitudes have norm {_checks.farthest_from_one(norms)}, not 1 "
                     f"(pass normalize=True to rescale)"
                 )
         return cls(amps, n)

@@ -1,0 +1,309 @@
+"""Block product states: small dense kets on disjoint groups of qubits.
+
+A circuit whose multi-qubit gates never join two groups of qubits leaves the
+state a tensor product of the groups' states (Cirq's simulators keep
+untangled states split the same way). Each group, a *block*, is held as a
+dense ket over its qubits; a gate that spans blocks merges them first.
+Time and memory follow the largest block, not ``2**n``.
+
+Blocks of one size that see the same sequence of gate kinds on the same local
+qubits are stacked into one ``(m, 2**k)`` tensor and evolved as a batch of
+StateVectors with stacked gates: a layer of gates over many small blocks is a
+few batched operations, not a few per block.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import torch
+
+from .. import _checks
+from ..gates import Gate, stacked_gate, stacking_key
+from ..tensor.flat import apply_matrix, permute_qubits, reduce_to
+from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
+from .statevector import StateVector
+
+__all__ = ["BlockProductState"]
+
+_MAX_DENSE = 30  # qubits of a dense vector built from the blocks
+
+
+class _Stack(NamedTuple):
+    """``m`` blocks of ``k`` qubits: row ``j`` of ``amplitudes`` is the ket over ``qubits[j]`` (ascending)."""
+
+    qubits: tuple[tuple[int, ...], ...]
+    amplitudes: torch.Tensor  # (m, 2**k)
+
+
+class BlockProductState:
+    """``|psi_1>_{B_1} ⊗ |psi_2>_{B_2} ⊗ ...`` over disjoint qubit groups ``B_i``.
+
+    Build one with :meth:`zeros` or :meth:`from_blocks` and evolve it with
+    ``circuit.run(state)``: gates inside a block act there, a gate across
+    blocks merges them. States are immutable and differentiable, as StateVector.
+    """
+
+    __slots__ = ("stacks", "num_qubits")
+
+    def __init__(self, stacks: Sequence[_Stack], num_qubits: int):
+        self.stacks = tuple(stacks)
+        self.num_qubits = num_qubits
+
+    # ----------------------------------------------------------- constructors
+    @classmethod
+    def zeros(cls, num_qubits: int, dtype=None, device=None) -> "BlockProductState":
+        """|0...0>, one block per qubit."""
+        n = _checks.num_qubits(num_qubits)
+        amps = torch.zeros(n, 2, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        amps[:, :1].fill_(1)
+        return cls([_Stack(tuple((q,) for q in range(n)), amps)], n)
+
+    @classmethod
+    def from_blocks(cls, blocks, dtype=None, device=None) -> "BlockProductState":
+        """From ``[(qubits, state), ...]`` whose qubit groups are disjoint and cover ``0..n-1``.
+
+        ``state`` is a StateVector or anything :meth:`StateVector.from_array`
+        reads, big-endian in the order its ``qubits`` are listed. Every block
+        is converted to the dtype and device given (default: the first's).
+        """
+        try:
+            pairs = [tuple(item) for item in blocks]
+        except TypeError:
+            raise TypeError(f"blocks must be a sequence of (qubits, state) pairs, got {blocks!r}") from None
+        if not pairs or any(len(p) != 2 for p in pairs):
+            raise ValueError("blocks must be a non-empty sequence of (qubits, state) pairs")
+        parsed = []
+        for qubits, state in pairs:
+            qubits = _checks.qubit_list(qubits, "block qubits")
+            if not isinstance(state, StateVector):
+                state = StateVector.from_array(state, dtype, device)
+            if state.batch_shape:
+                raise ValueError(f"block on qubits {list(qubits)} holds a batch {tuple(state.batch_shape)}; "
+                                 "blocks hold one state each")
+            if state.num_qubits != len(qubits):
+                raise ValueError(f"block on qubits {list(qubits)} has a state of {state.num_qubits} qubits; "
+                                 f"it needs {len(qubits)}")
+            parsed.append((qubits, state))
+        covered = sorted(q for qubits, _ in parsed for q in qubits)
+        if covered != list(range(len(covered))):
+            raise ValueError(f"block qubits {covered} must cover 0..n-1, each qubit once")
+        first = parsed[0][1]
+        dtype = _checks.complex_dtype(dtype) if dtype is not None else first.dtype
+        device = _checks.device(device) if device is not None else first.device
+        stacks = []
+        for qubits, state in parsed:
+            order = sorted(range(len(qubits)), key=lambda j: qubits[j])
+            amps = state.to(device, dtype).amplitudes()
+            if order != list(range(len(qubits))):
+                amps = permute_qubits(amps, order)
+            stacks.append(_Stack((tuple(sorted(qubits)),), amps.unsqueeze(0)))
+        return cls(stacks, len(covered))
+
+    # ------------------------------------------------------------- properties
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.stacks[0].amplitudes.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.stacks[0].amplitudes.device
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return torch.Size()
+
+    def blocks(self) -> list[tuple[tuple[int, ...], StateVector]]:
+        """Every block as ``(qubits ascending, StateVector over them)``, by first qubit."""
+        found = [(qubits, StateVector(stack.amplitudes[j], len(qubits)))
+                 for stack in self.stacks for j, qubits in enumerate(stack.qubits)]
+        return sorted(found, key=lambda item: item[0][0])
+
+    def to(self, device=None, dtype=None) -> "BlockProductState":
+        dev = _checks.device(device) if device is not None else self.device
+        dt = _checks.complex_dtype(dtype) if dtype is not None else self.dtype
+        return BlockProductState([s._replace(amplitudes=s.amplitudes.to(dev, dt)) for s in self.stacks],
+                                 self.num_qubits)
+
+    def norm(self) -> torch.Tensor:
+        norms = [torch.linalg.vector_norm(s.amplitudes, dim=-1).prod() for s in self.stacks]
+        return torch.stack(norms).prod()
+
+    def __repr__(self) -> str:
+        sizes = sorted((len(q) for s in self.stacks for q in s.qubits), reverse=True)
+        return (f"BlockProductState(num_qubits={self.num_qubits}, blocks={len(sizes)}, largest={sizes[0]}, "
+                f"dtype={self.dtype}, device={self.device})")
+
+    # ----------------------------------------------------------- conversions
+    def to_statevector(self) -> StateVector:
+        """The dense state (n <= 30): the blocks' Kronecker product, qubits put in order."""
+        if self.num_qubits > _MAX_DENSE:
+            raise ValueError(f"a dense state of {self.num_qubits} qubits does not fit; keep n <= {_MAX_DENSE}")
+        return StateVector(_kron([(q, sv.amplitudes()) for q, sv in self.blocks()]), self.num_qubits)
+
+    def amplitudes(self) -> torch.Tensor:
+        return self.to_statevector().amplitudes()
+
+    # -------------------------------------------------------------- read-out
+    def expectation(self, observable) -> torch.Tensor:
+        """<O> for a PauliString, PauliSum or text: per term, a product of block expectations."""
+        from ..observables import as_observable
+
+        return as_observable(observable).expectation(self)
+
+    def expectation_of_products(self, terms) -> torch.Tensor:
+        blocks = self.blocks()
+        owner = {q: b for b, (qubits, _) in enumerate(blocks) for q in qubits}
+        kets = [sv.amplitudes() for _, sv in blocks]
+        norms = [k.abs().square().sum() for k in kets]
+        total = torch.zeros((), dtype=_checks.real_dtype(self.dtype), device=self.device)
+        for coefficient, ops in terms:
+            value = torch.stack(norms).prod()
+            for b in sorted({owner[q] for q in ops}):
+                qubits, ket = blocks[b][0], kets[b]
+                moved = ket
+                for q in qubits:
+                    if q in ops:
+                        moved = apply_matrix(moved, ops[q], [qubits.index(q)])
+                value = value * (ket.conj() @ moved).real / norms[b]
+            total = total + coefficient * value
+        return total
+
+    def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
+        """|<bits|psi>|**2: a product of one amplitude per block."""
+        values = _checks.bits(bits, self.num_qubits)
+        result = torch.ones((), dtype=_checks.real_dtype(self.dtype), device=self.device)
+        for qubits, sv in self.blocks():
+            index = int("".join(str(values[q]) for q in qubits), 2)
+            result = result * sv.amplitudes()[index].abs().square()
+        return result
+
+    def probabilities(self, qubits: Sequence[int] | None = None) -> torch.Tensor:
+        """Marginal distribution over ``qubits`` (order given; default all, n <= 30)."""
+        qubits = tuple(range(self.num_qubits)) if qubits is None else _checks.qubit_list(qubits)
+        _checks.qubits_in_range(qubits, self.num_qubits)
+        if not qubits:
+            raise ValueError("qubits is empty; name at least one qubit (or None for all)")
+        if len(qubits) > _MAX_DENSE:
+            raise ValueError(f"a distribution over {len(qubits)} qubits does not fit; ask for at most {_MAX_DENSE}")
+        pieces = []
+        for block, sv in self.blocks():
+            kept = [q for q in block if q in qubits]
+            if kept:
+                probs = sv.amplitudes().abs().square()
+                pieces.append((tuple(kept), reduce_to(probs, [block.index(q) for q in kept])))
+        return _kron(pieces, qubits)
+
+    def sample(self, shots: int, generator: torch.Generator | None = None, bits: bool = False) -> torch.Tensor:
+        """Blocks measured independently: indices (n <= 62) or ``(shots, n)`` bits."""
+        shots = _checks.positive_int(shots, "shots")
+        check_index_width(self.num_qubits, bits)
+        outcomes = torch.empty(shots, self.num_qubits, dtype=torch.long, device=self.device)
+        for stack in self.stacks:
+            m, k = len(stack.qubits), len(stack.qubits[0])
+            probs = stack.amplitudes.detach().abs().square().double()
+            cdf = torch.cumsum(probs, dim=-1)
+            u = uniform_draws((m, shots), generator, self.device) * cdf[:, -1:]
+            index = torch.searchsorted(cdf, u, right=True).clamp_(max=(1 << k) - 1)  # (m, shots)
+            local = (index.unsqueeze(-1) >> torch.arange(k - 1, -1, -1, device=self.device)) & 1  # (m, shots, k)
+            columns = torch.tensor(stack.qubits, device=self.device)  # (m, k)
+            outcomes[:, columns] = local.permute(1, 0, 2)
+        return measured_outcomes(outcomes, bits)
+
+    # ------------------------------------------------------------- evolution
+    def apply(self, operation) -> "BlockProductState":
+        return self.evolve([operation])
+
+    def evolve(self, operations) -> "BlockProductState":
+        """A new state with the gates applied; a gate across blocks merges them."""
+        gates = checked_operations(self, operations, takes_channels=False, takes_batches=False)
+        blocks = _joined_blocks(self, gates)
+        block_of = {q: b for b, qubits in enumerate(blocks) for q in qubits}
+        per_block: list[list[Gate]] = [[] for _ in blocks]
+        for g in gates:
+            per_block[block_of[g.qubits[0]]].append(g)
+        # blocks with equal sizes and gate sequences evolve as one batch
+        groups: dict[tuple, list[int]] = {}
+        for b, qubits in enumerate(blocks):
+            signature = tuple(
+                (stacking_key(g) or id(g), tuple(qubits.index(q) for q in g.qubits)) for g in per_block[b]
+            )
+            groups.setdefault((len(qubits), signature), []).append(b)
+        stacks = []
+        for (k, signature), members in groups.items():
+            amps = self._gathered([blocks[b] for b in members])
+            if signature:
+                local = [stacked_gate([per_block[b][i] for b in members], targets, self.device)
+                         for i, (_, targets) in enumerate(signature)]
+                amps = StateVector(amps, k)._evolve_checked(local).amplitudes()
+            stacks.append(_Stack(tuple(blocks[b] for b in members), amps))
+        return BlockProductState(stacks, self.num_qubits)
+
+    def _gathered(self, blocks: list[tuple[int, ...]]) -> torch.Tensor:
+        """The current kets of ``blocks`` (each a union of current blocks), stacked: ``(m, 2**k)``.
+
+        Blocks made the same way (the same stacks contributing in the same
+        qubit pattern) are gathered with one index per contributing stack.
+        """
+        where = {q: (s, j) for s, stack in enumerate(self.stacks) for j, qubits in enumerate(stack.qubits)
+                 for q in qubits}
+        patterns = []
+        for block in blocks:
+            parts = sorted({where[q] for q in block}, key=lambda sj: self.stacks[sj[0]].qubits[sj[1]][0])
+            joined = [q for s, j in parts for q in self.stacks[s].qubits[j]]
+            pattern = (tuple(s for s, _ in parts), tuple(joined.index(q) for q in block))
+            patterns.append((pattern, [j for _, j in parts]))
+        if len({p for p, _ in patterns}) > 1:
+            return torch.cat([self._gathered([block]) for block in blocks])
+        (sources, _), _ = patterns[0]
+        pieces = []
+        for i, s in enumerate(sources):
+            rows = [parts[i] for _, parts in patterns]
+            pieces.append((self.stacks[s].qubits[rows[0]], _rows(self.stacks[s].amplitudes, rows)))
+        return _kron(pieces)
+
+
+def _joined_blocks(state: BlockProductState, gates: Sequence[Gate]) -> list[tuple[int, ...]]:
+    """The blocks after ``gates``: current blocks joined by every multi-qubit gate (union-find)."""
+    parent = list(range(state.num_qubits))
+
+    def root(q: int) -> int:
+        while parent[q] != q:
+            parent[q] = parent[parent[q]]
+            q = parent[q]
+        return q
+
+    def join(qubits: Sequence[int]) -> None:
+        for q in qubits[1:]:
+            parent[root(q)] = root(qubits[0])
+
+    for stack in state.stacks:
+        for qubits in stack.qubits:
+            join(qubits)
+    for g in gates:
+        join(g.qubits)
+    members: dict[int, list[int]] = {}
+    for q in range(state.num_qubits):
+        members.setdefault(root(q), []).append(q)
+    return sorted((tuple(m) for m in members.values()), key=lambda m: m[0])
+
+
+def _rows(values: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """``values[rows]``, as a view when the rows are evenly spaced (no index tensor to copy)."""
+    step = rows[1] - rows[0] if len(rows) > 1 else 1
+    if step > 0 and rows == list(range(rows[0], rows[-1] + 1, step)):
+        return values[rows[0]:rows[-1] + 1:step]
+    return values[torch.tensor(rows, device=values.device)]
+
+
+def _kron(pieces: list[tuple[tuple[int, ...], torch.Tensor]], order: Sequence[int] | None = None) -> torch.Tensor:
+    """Kronecker product of flat ``(..., 2**k)`` tensors over qubit groups, its qubits put in
+    ``order`` (default ascending). Leading batch axes are kept."""
+    joined = [q for qubits, _ in pieces for q in qubits]
+    result = None
+    for _, values in pieces:
+        result = values if result is None else (result.unsqueeze(-1) * values.unsqueeze(-2)).flatten(-2)
+    permutation = [joined.index(q) for q in (sorted(joined) if order is None else order)]
+    if permutation != list(range(len(permutation))):
+        result = permute_qubits(result, permutation)
+    return result
