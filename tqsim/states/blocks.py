@@ -222,31 +222,37 @@ class BlockProductState:
         per_block: list[list[Gate]] = [[] for _ in blocks]
         for g in gates:
             per_block[block_of[g.qubits[0]]].append(g)
-        # blocks with equal sizes and gate sequences evolve as one batch
+        where = {q: (s, j) for s, stack in enumerate(self.stacks) for j, qubits in enumerate(stack.qubits)
+                 for q in qubits}
+        # blocks with equal sizes and gate sequences evolve as one batch; a block
+        # that neither merges nor sees a gate stays with its stack (no copy)
         groups: dict[tuple, list[int]] = {}
         for b, qubits in enumerate(blocks):
-            signature = tuple(
-                (stacking_key(g) or id(g), tuple(qubits.index(q) for q in g.qubits)) for g in per_block[b]
-            )
+            s, j = where[qubits[0]]
+            if not per_block[b] and self.stacks[s].qubits[j] == qubits:
+                signature = ("unchanged", s)
+            else:
+                signature = tuple(
+                    (stacking_key(g) or id(g), tuple(qubits.index(q) for q in g.qubits)) for g in per_block[b]
+                )
             groups.setdefault((len(qubits), signature), []).append(b)
         stacks = []
         for (k, signature), members in groups.items():
-            amps = self._gathered([blocks[b] for b in members])
-            if signature:
+            amps = self._gathered([blocks[b] for b in members], where)
+            if signature and signature[0] != "unchanged":
                 local = [stacked_gate([per_block[b][i] for b in members], targets, self.device)
                          for i, (_, targets) in enumerate(signature)]
                 amps = StateVector(amps, k)._evolve_checked(local).amplitudes()
             stacks.append(_Stack(tuple(blocks[b] for b in members), amps))
         return BlockProductState(stacks, self.num_qubits)
 
-    def _gathered(self, blocks: list[tuple[int, ...]]) -> torch.Tensor:
+    def _gathered(self, blocks: list[tuple[int, ...]], where: dict[int, tuple[int, int]]) -> torch.Tensor:
         """The current kets of ``blocks`` (each a union of current blocks), stacked: ``(m, 2**k)``.
 
-        Blocks made the same way (the same stacks contributing in the same
-        qubit pattern) are gathered with one index per contributing stack.
+        ``where[q]`` is ``(stack, row)`` of qubit ``q``'s current block. Blocks
+        made the same way (the same stacks contributing in the same qubit
+        pattern) are gathered with one index per contributing stack.
         """
-        where = {q: (s, j) for s, stack in enumerate(self.stacks) for j, qubits in enumerate(stack.qubits)
-                 for q in qubits}
         patterns = []
         for block in blocks:
             parts = sorted({where[q] for q in block}, key=lambda sj: self.stacks[sj[0]].qubits[sj[1]][0])
@@ -254,7 +260,7 @@ class BlockProductState:
             pattern = (tuple(s for s, _ in parts), tuple(joined.index(q) for q in block))
             patterns.append((pattern, [j for _, j in parts]))
         if len({p for p, _ in patterns}) > 1:
-            return torch.cat([self._gathered([block]) for block in blocks])
+            return torch.cat([self._gathered([block], where) for block in blocks])
         (sources, _), _ = patterns[0]
         pieces = []
         for i, s in enumerate(sources):
