@@ -806,7 +806,54 @@ BAD = {
     "fidelity-dtype": (lambda: tq.fidelity(_three(), tq.BlockProductState.zeros(3, dtype=C128)), ValueError,
                        "dtypes"),
     "info-not-a-state": (lambda: tq.qubit_states(np.zeros(8)), TypeError, "expected a StateVector"),
+    "gate-on-wrong-count": (lambda: tq.gates.cx(0, 1).on([0, 1, 2]), ValueError, r"acts on 2 qubit\(s\); got 3"),
+    "inner-not-blocks": (lambda: _three().inner(tq.StateVector.zeros(3)), TypeError, "expected a BlockProductState"),
+    "inner-size": (lambda: _three().inner(tq.BlockProductState.zeros(4)), ValueError, "states have 3 and 4 qubits"),
+    "inner-groups-too-big": (lambda: _chain(32, range(0, 16)).inner(_chain(32, range(15, 31))),
+                             ValueError, "join 32 qubits into one group; an overlap needs groups of at most 30"),
+    "from-product-not-product": (lambda: tq.BlockProductState.from_product(tq.StateVector.zeros(2)), TypeError,
+                                 "expected a ProductState"),
 }
+
+
+def _chain(n, controls):
+    """CX(q, q+1) for q in ``controls``: one block over the chain (17 qubits for 16 controls)."""
+    return tq.BlockProductState.zeros(n).evolve([tq.gates.cx(q, q + 1) for q in controls])
+
+
+def _few_qubit_oracle(n_small, gates):
+    """The ket of the first n_small qubits after (matrix, qubits) gates, by Kronecker products."""
+    psi = np.zeros(2**n_small, dtype=complex)
+    psi[0] = 1
+    for matrix, qubits in gates:
+        psi = embed(matrix, qubits, n_small) @ psi
+    return psi
+
+
+def test_overlaps_across_different_groupings_need_no_dense_state():
+    # 40 qubits, only qubits 0..5 touched: A joins (0, 1) and (4, 5), B joins (1, 2) and (3, 4)
+    n = 40
+    ry = lambda t: qutip_gate("ry", (t,))  # noqa: E731
+    cx, h = qutip_gate("cx", ()), qutip_gate("h", ())
+    a_gates = [(h, [0]), (cx, [0, 1]), (ry(0.7), [4]), (cx, [4, 5]), (ry(0.3), [3])]
+    b_gates = [(ry(0.4), [1]), (cx, [1, 2]), (ry(1.1), [3]), (cx, [3, 4]), (h, [0])]
+    states = []
+    for gates in (a_gates, b_gates):
+        c = tq.Circuit(n)
+        for matrix, qubits in gates:
+            c.unitary(matrix, qubits)
+        states.append(c.run(tq.BlockProductState.zeros(n, dtype=C128)))
+    a, b = states
+    assert [q for q, _ in a.blocks()][:5] == [(0, 1), (2,), (3,), (4, 5), (6,)]
+    overlap = np.vdot(_few_qubit_oracle(6, a_gates), _few_qubit_oracle(6, b_gates))
+    assert abs(a.inner(b).item() - overlap) < 1e-12
+    assert abs(tq.fidelity(a, b).item() - abs(overlap) ** 2) < 1e-12
+    assert abs(tq.trace_distance(a, b).item() - math.sqrt(1 - abs(overlap) ** 2)) < 1e-12
+    # against a ProductState of 40 qubits: |+> on qubit 0, |0> elsewhere
+    plus = tq.ProductState.zeros(n, dtype=C128).apply(tq.gates.h(0))
+    expected = np.vdot(_few_qubit_oracle(6, [(h, [0])]), _few_qubit_oracle(6, a_gates))
+    assert abs(tq.fidelity(plus, a).item() - abs(expected) ** 2) < 1e-12
+    assert abs(tq.BlockProductState.from_product(plus).inner(a).item() - expected) < 1e-12
 
 
 @pytest.mark.parametrize("case", list(BAD), ids=str)

@@ -82,11 +82,11 @@ def test_flip_and_permute_and_reduce(rng):
         for q in range(n):
             full = np.kron(full, x if q in qubits else np.eye(2))
         np.testing.assert_allclose(flip_qubits(t, qubits).numpy(), full @ psi, atol=1e-14)
-    order = [2, 0, 3, 1]
     tensor = psi.reshape([2] * n)
-    np.testing.assert_allclose(
-        permute_qubits(t, order).numpy(), np.transpose(tensor, order).reshape(-1), atol=1e-14
-    )
+    for order in ([2, 0, 3, 1], [0, 1, 2, 3], [2, 3, 0, 1], [1, 2, 3, 0], [3, 0, 1, 2], [0, 2, 3, 1]):
+        np.testing.assert_allclose(
+            permute_qubits(t, order).numpy(), np.transpose(tensor, order).reshape(-1), atol=1e-14
+        )
     p = np.abs(psi) ** 2
     for keep in ([1], [3, 0], [2, 1, 0]):
         others = tuple(q for q in range(n) if q not in keep)
@@ -161,3 +161,17 @@ def test_tt_merge_contracts_neighbouring_cores(rng):
     assert merged.shape == (cores[1].shape[0], 6, cores[2].shape[-1])
     whole = tt_merge(cores).reshape(2, 3, 2, 2)
     np.testing.assert_allclose(whole.numpy(), t.numpy(), atol=1e-12)
+
+
+def test_permute_qubits_on_batches_for_random_orders(rng):
+    """Batched, against numpy's transpose, for random orders of 12 qubits (runs of qubits that stay
+    adjacent are moved as one axis, which these orders exercise in every mix)."""
+    n = 12
+    psi = rng.normal(size=(3, 2**n)) + 1j * rng.normal(size=(3, 2**n))
+    for _ in range(5):
+        order = [int(q) for q in rng.permutation(n)]
+        expected = np.transpose(psi.reshape(3, *[2] * n), [0] + [1 + o for o in order]).reshape(3, -1)
+        np.testing.assert_allclose(permute_qubits(torch.tensor(psi), order).numpy(), expected, atol=1e-14)
+    order = list(range(8, 12)) + list(range(4)) + list(range(4, 8))  # three runs
+    expected = np.transpose(psi.reshape(3, *[2] * n), [0] + [1 + o for o in order]).reshape(3, -1)
+    np.testing.assert_allclose(permute_qubits(torch.tensor(psi), order).numpy(), expected, atol=1e-14)

@@ -94,7 +94,10 @@ class Gate:
         return torch.diag_embed(op) if self.is_diagonal else op.clone()
 
     def on(self, qubits: Sequence[int]) -> "Gate":
-        """The same gate on other qubits."""
+        """The same gate on other qubits (as many as it has)."""
+        qubits = _checks.qubit_list(qubits)
+        if len(qubits) != len(self.qubits):
+            raise ValueError(f"{self!r} acts on {len(self.qubits)} qubit(s); got {len(qubits)}: {list(qubits)}")
         return Gate(self.name, qubits, self.params, self._build, self.is_diagonal, self._inverse,
                     self.batch_shape, self.num_controls)
 
@@ -160,10 +163,10 @@ def stacked_gate(gates: Sequence[Gate], qubits: Sequence[int], device: torch.dev
         tensors = [v for v in values if isinstance(v, torch.Tensor)]
         if len(tensors) == len(values) and len({(v.dtype, v.device) for v in tensors}) == 1:
             params.append(torch.stack(tensors).to(device=device, dtype=torch.float64))
-        elif tensors:
+        elif tensors:  # floats as fills, not copies from the host (which a CUDA graph cannot record)
             params.append(torch.stack([
                 v.to(device=device, dtype=torch.float64) if isinstance(v, torch.Tensor)
-                else torch.tensor(v, dtype=torch.float64, device=device) for v in values
+                else torch.full((), v, dtype=torch.float64, device=device) for v in values
             ]))
         else:
             params.append(torch.tensor(values, dtype=torch.float64).to(device))

@@ -25,7 +25,7 @@ import torch
 
 from . import _checks
 from .states import MPS, DensityMatrix, StateVector
-from .states.blocks import BlockProductState
+from .states.blocks import BlockProductState, device_index
 from .states.product import ProductState
 from .tensor.contract import contract
 from .tensor.flat import gram_over_axes, ket_reduced, permute_qubits, trace_out
@@ -230,7 +230,9 @@ def qubit_states(state) -> torch.Tensor:
             rhos.append(qubit_states(StateVector(stack.amplitudes, k)).reshape(m * k, 2, 2))
             order += [q for qubits in stack.qubits for q in qubits]
         rho = torch.cat(rhos)
-        return rho if order == list(range(n)) else rho[sorted(range(n), key=order.__getitem__)]
+        if order == list(range(n)):
+            return rho
+        return rho.index_select(0, device_index(tuple(sorted(range(n), key=order.__getitem__)), rho.device))
     # mixed canonical form: every core left of the centre is left-orthogonal,
     # every core right of it right-orthogonal, so a site's reduced state needs
     # only the environment between it and the centre, grown one core at a time
@@ -399,10 +401,9 @@ def _overlap(a, b) -> torch.Tensor:
     """<a|b> of two pure states of any kinds, in the cheapest common form."""
     if isinstance(a, ProductState) and isinstance(b, ProductState):
         return (a.vectors.conj() * b.vectors).sum(-1).prod()
-    if isinstance(a, BlockProductState) and isinstance(b, BlockProductState):
-        pairs = list(zip(a.blocks(), b.blocks()))
-        if len(pairs) == len(a.blocks()) == len(b.blocks()) and all(x[0] == y[0] for x, y in pairs):
-            return torch.stack([x[1].inner(y[1]) for x, y in pairs]).prod()
+    if isinstance(a, (BlockProductState, ProductState)) and isinstance(b, (BlockProductState, ProductState)):
+        a, b = (s if isinstance(s, BlockProductState) else BlockProductState.from_product(s) for s in (a, b))
+        return a.inner(b)
     if isinstance(a, BlockProductState) or isinstance(b, BlockProductState):
         return a.to_statevector().inner(b.to_statevector())
     if isinstance(a, StateVector) or isinstance(b, StateVector):
@@ -445,7 +446,11 @@ def trace_distance(a, b) -> torch.Tensor:
 
 def schmidt_values(state, cut: int) -> torch.Tensor:
     """Schmidt coefficients of a pure state across the cut between qubits
-    ``cut - 1`` and ``cut`` (descending; their squares sum to 1)."""
+    ``cut - 1`` and ``cut`` (descending; their squares sum to 1).
+
+    A ket gives all ``2**min(cut, n - cut)`` values, zeros included; an MPS
+    as many as the bond holds; a product or block product state only the
+    products of the values of the blocks the cut splits."""
     _check_state(state)
     n = state.num_qubits
     if isinstance(cut, bool) or not isinstance(cut, int) or not 1 <= cut < n:

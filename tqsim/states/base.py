@@ -42,6 +42,17 @@ def uniform_draws(shape, generator: torch.Generator | None, device: torch.device
     return torch.rand(*shape, generator=generator, dtype=torch.float64, device=gen_device).to(device)
 
 
+def inverse_cdf_draws(probs: torch.Tensor, shots: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``shots`` indices drawn from each distribution ``probs (..., d)`` (unnormalised is fine): ``(..., shots)``.
+
+    Inverse-CDF sampling in float64, so any ``d`` works (``torch.multinomial``
+    stops at 2**24 outcomes).
+    """
+    cdf = torch.cumsum(probs.to(torch.float64), dim=-1)
+    u = uniform_draws((*probs.shape[:-1], shots), generator, probs.device) * cdf[..., -1:]
+    return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.shape[-1] - 1)
+
+
 def check_index_width(num_qubits: int, bits: bool) -> None:
     """Basis indices of more than 62 qubits overflow int64: such samples need ``bits=True``."""
     if not bits and num_qubits > 62:
@@ -105,10 +116,7 @@ class DenseState:
         stops at 2**24 outcomes).
         """
         shots = _checks.positive_int(shots, "shots")
-        probs = self.probabilities().detach().to(torch.float64)
-        cdf = torch.cumsum(probs, dim=-1)
-        u = uniform_draws((*probs.shape[:-1], shots), generator, probs.device) * cdf[..., -1:]
-        return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.shape[-1] - 1)
+        return inverse_cdf_draws(self.probabilities().detach(), shots, generator)
 
     # ------------------------------------------------------------- evolution
     def apply(self, operation):

@@ -14,6 +14,7 @@ few batched operations, not a few per block.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple, Sequence
 
 import torch
@@ -21,7 +22,7 @@ import torch
 from .. import _checks
 from ..gates import Gate, stacked_gate, stacking_key
 from ..tensor.flat import apply_matrix, permute_qubits, reduce_to
-from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
+from .base import check_index_width, checked_operations, inverse_cdf_draws, measured_outcomes
 from .statevector import StateVector
 
 __all__ = ["BlockProductState"]
@@ -100,6 +101,15 @@ class BlockProductState:
             stacks.append(_Stack((tuple(sorted(qubits)),), amps.unsqueeze(0)))
         return cls(stacks, len(covered))
 
+    @classmethod
+    def from_product(cls, state) -> "BlockProductState":
+        """A ProductState's qubits as one block each (the same vectors, gradients kept)."""
+        from .product import ProductState
+
+        if not isinstance(state, ProductState):
+            raise TypeError(f"expected a ProductState, got {type(state).__name__}")
+        return cls([_Stack(tuple((q,) for q in range(state.num_qubits)), state.vectors)], state.num_qubits)
+
     # ------------------------------------------------------------- properties
     @property
     def dtype(self) -> torch.dtype:
@@ -144,6 +154,28 @@ class BlockProductState:
     def amplitudes(self) -> torch.Tensor:
         return self.to_statevector().amplitudes()
 
+    def inner(self, other: "BlockProductState") -> torch.Tensor:
+        """<self|other>, whatever the two groupings: a product over the groups
+        that the blocks of both states join into (each at most 30 qubits)."""
+        if not isinstance(other, BlockProductState):
+            raise TypeError(f"expected a BlockProductState, got {type(other).__name__}")
+        if other.num_qubits != self.num_qubits:
+            raise ValueError(f"states have {self.num_qubits} and {other.num_qubits} qubits; they must match")
+        mine, theirs = self.blocks(), other.blocks()
+        groups = _components(self.num_qubits, [q for q, _ in mine] + [q for q, _ in theirs])
+        too_big = max(len(g) for g in groups)
+        if too_big > _MAX_DENSE:
+            raise ValueError(f"the two groupings join {too_big} qubits into one group; an overlap needs "
+                             f"groups of at most {_MAX_DENSE} qubits")
+        group_of = {q: g for g in groups for q in g}
+        value = None
+        for group in groups:
+            a = _kron([(q, sv.amplitudes()) for q, sv in mine if group_of[q[0]] is group])
+            b = _kron([(q, sv.amplitudes()) for q, sv in theirs if group_of[q[0]] is group])
+            term = (a.conj() * b).sum()
+            value = term if value is None else value * term
+        return value
+
     # -------------------------------------------------------------- read-out
     def expectation(self, observable) -> torch.Tensor:
         """<O> for a PauliString, PauliSum or text: per term, a product of block expectations."""
@@ -156,9 +188,10 @@ class BlockProductState:
         owner = {q: b for b, (qubits, _) in enumerate(blocks) for q in qubits}
         kets = [sv.amplitudes() for _, sv in blocks]
         norms = [k.abs().square().sum() for k in kets]
+        norm = torch.stack([s.amplitudes.abs().square().sum(-1).prod() for s in self.stacks]).prod()
         total = torch.zeros((), dtype=_checks.real_dtype(self.dtype), device=self.device)
         for coefficient, ops in terms:
-            value = torch.stack(norms).prod()
+            value = norm
             for b in sorted({owner[q] for q in ops}):
                 qubits, ket = blocks[b][0], kets[b]
                 moved = ket
@@ -201,10 +234,7 @@ class BlockProductState:
         outcomes = torch.empty(shots, self.num_qubits, dtype=torch.long, device=self.device)
         for stack in self.stacks:
             m, k = len(stack.qubits), len(stack.qubits[0])
-            probs = stack.amplitudes.detach().abs().square().double()
-            cdf = torch.cumsum(probs, dim=-1)
-            u = uniform_draws((m, shots), generator, self.device) * cdf[:, -1:]
-            index = torch.searchsorted(cdf, u, right=True).clamp_(max=(1 << k) - 1)  # (m, shots)
+            index = inverse_cdf_draws(stack.amplitudes.detach().abs().square(), shots, generator)  # (m, shots)
             local = (index.unsqueeze(-1) >> torch.arange(k - 1, -1, -1, device=self.device)) & 1  # (m, shots, k)
             columns = torch.tensor(stack.qubits, device=self.device)  # (m, k)
             outcomes[:, columns] = local.permute(1, 0, 2)
@@ -217,61 +247,74 @@ class BlockProductState:
     def evolve(self, operations) -> "BlockProductState":
         """A new state with the gates applied; a gate across blocks merges them."""
         gates = checked_operations(self, operations, takes_channels=False, takes_batches=False)
-        blocks = _joined_blocks(self, gates)
-        block_of = {q: b for b, qubits in enumerate(blocks) for q in qubits}
-        per_block: list[list[Gate]] = [[] for _ in blocks]
+        where = self._where()
+        blocks = _components(self.num_qubits, [block for stack in self.stacks for block in stack.qubits]
+                             + [g.qubits for g in gates])
+        block_of = {q: block for block in blocks for q in block}
+        gates_of: dict[tuple[int, ...], list[Gate]] = {block: [] for block in blocks}
         for g in gates:
-            per_block[block_of[g.qubits[0]]].append(g)
-        where = {q: (s, j) for s, stack in enumerate(self.stacks) for j, qubits in enumerate(stack.qubits)
-                 for q in qubits}
-        # blocks with equal sizes and gate sequences evolve as one batch; a block
-        # that neither merges nor sees a gate stays with its stack (no copy)
-        groups: dict[tuple, list[int]] = {}
-        for b, qubits in enumerate(blocks):
-            s, j = where[qubits[0]]
-            if not per_block[b] and self.stacks[s].qubits[j] == qubits:
-                signature = ("unchanged", s)
-            else:
-                signature = tuple(
-                    (stacking_key(g) or id(g), tuple(qubits.index(q) for q in g.qubits)) for g in per_block[b]
-                )
-            groups.setdefault((len(qubits), signature), []).append(b)
+            gates_of[block_of[g.qubits[0]]].append(g)
+        # a block that neither merges nor sees a gate stays in its stack; the
+        # others are grouped by size and gate sequence and evolve as one batch
+        unchanged: dict[int, list[int]] = {}
+        groups: dict[tuple, list[tuple[int, ...]]] = {}
+        for block in blocks:
+            s, j = where[block[0]]
+            if not gates_of[block] and self.stacks[s].qubits[j] == block:
+                unchanged.setdefault(s, []).append(j)
+                continue
+            signature = tuple((stacking_key(g) or id(g), tuple(block.index(q) for q in g.qubits))
+                              for g in gates_of[block])
+            groups.setdefault((len(block), signature), []).append(block)
         stacks = []
+        for s, rows in unchanged.items():
+            stack = self.stacks[s]
+            rows.sort()
+            if len(rows) == len(stack.qubits):
+                stacks.append(stack)
+            else:
+                stacks.append(_Stack(tuple(stack.qubits[j] for j in rows), _rows(stack.amplitudes, rows)))
         for (k, signature), members in groups.items():
-            amps = self._gathered([blocks[b] for b in members], where)
-            if signature and signature[0] != "unchanged":
-                local = [stacked_gate([per_block[b][i] for b in members], targets, self.device)
-                         for i, (_, targets) in enumerate(signature)]
+            members, amps = self._gathered(members, where)
+            local = [stacked_gate([gates_of[block][i] for block in members], targets, self.device)
+                     for i, (_, targets) in enumerate(signature)]
+            if local:
                 amps = StateVector(amps, k)._evolve_checked(local).amplitudes()
-            stacks.append(_Stack(tuple(blocks[b] for b in members), amps))
+            stacks.append(_Stack(tuple(members), amps))
         return BlockProductState(stacks, self.num_qubits)
 
-    def _gathered(self, blocks: list[tuple[int, ...]], where: dict[int, tuple[int, int]]) -> torch.Tensor:
-        """The current kets of ``blocks`` (each a union of current blocks), stacked: ``(m, 2**k)``.
+    def _where(self) -> dict[int, tuple[int, int]]:
+        """``(stack, row)`` of every qubit's block."""
+        return {q: (s, j) for s, stack in enumerate(self.stacks) for j, qubits in enumerate(stack.qubits)
+                for q in qubits}
 
-        ``where[q]`` is ``(stack, row)`` of qubit ``q``'s current block. Blocks
-        made the same way (the same stacks contributing in the same qubit
-        pattern) are gathered with one index per contributing stack.
+    def _gathered(self, blocks: list[tuple[int, ...]], where: dict[int, tuple[int, int]]):
+        """The current kets of ``blocks`` (each a union of current blocks) as ``(blocks reordered, (m, 2**k))``.
+
+        Blocks made the same way (the same stacks contributing in the same
+        qubit pattern) are gathered with one index per contributing stack and
+        come out next to each other, so no row needs moving afterwards.
         """
-        patterns = []
+        by_pattern: dict[tuple, list] = {}
         for block in blocks:
             parts = sorted({where[q] for q in block}, key=lambda sj: self.stacks[sj[0]].qubits[sj[1]][0])
             joined = [q for s, j in parts for q in self.stacks[s].qubits[j]]
             pattern = (tuple(s for s, _ in parts), tuple(joined.index(q) for q in block))
-            patterns.append((pattern, [j for _, j in parts]))
-        if len({p for p, _ in patterns}) > 1:
-            return torch.cat([self._gathered([block], where) for block in blocks])
-        (sources, _), _ = patterns[0]
-        pieces = []
-        for i, s in enumerate(sources):
-            rows = [parts[i] for _, parts in patterns]
-            pieces.append((self.stacks[s].qubits[rows[0]], _rows(self.stacks[s].amplitudes, rows)))
-        return _kron(pieces)
+            by_pattern.setdefault(pattern, []).append((block, [j for _, j in parts]))
+        ordered, kets = [], []
+        for (sources, _), entries in by_pattern.items():
+            pieces = []
+            for i, s in enumerate(sources):
+                rows = [parts[i] for _, parts in entries]
+                pieces.append((self.stacks[s].qubits[rows[0]], _rows(self.stacks[s].amplitudes, rows)))
+            kets.append(_kron(pieces))
+            ordered += [block for block, _ in entries]
+        return ordered, kets[0] if len(kets) == 1 else torch.cat(kets)
 
 
-def _joined_blocks(state: BlockProductState, gates: Sequence[Gate]) -> list[tuple[int, ...]]:
-    """The blocks after ``gates``: current blocks joined by every multi-qubit gate (union-find)."""
-    parent = list(range(state.num_qubits))
+def _components(num_qubits: int, groups) -> list[tuple[int, ...]]:
+    """The connected components of qubits joined by each group (union-find), each ascending, by first qubit."""
+    parent = list(range(num_qubits))
 
     def root(q: int) -> int:
         while parent[q] != q:
@@ -279,19 +322,23 @@ def _joined_blocks(state: BlockProductState, gates: Sequence[Gate]) -> list[tupl
             q = parent[q]
         return q
 
-    def join(qubits: Sequence[int]) -> None:
-        for q in qubits[1:]:
-            parent[root(q)] = root(qubits[0])
-
-    for stack in state.stacks:
-        for qubits in stack.qubits:
-            join(qubits)
-    for g in gates:
-        join(g.qubits)
+    for group in groups:
+        for q in group[1:]:
+            parent[root(q)] = root(group[0])
     members: dict[int, list[int]] = {}
-    for q in range(state.num_qubits):
+    for q in range(num_qubits):
         members.setdefault(root(q), []).append(q)
     return sorted((tuple(m) for m in members.values()), key=lambda m: m[0])
+
+
+@lru_cache(maxsize=1024)
+def device_index(rows: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``rows`` as an index tensor on ``device``, made once per pattern.
+
+    A copy from the host cannot be recorded in a CUDA graph; the eager steps
+    before a capture fill this cache.
+    """
+    return torch.tensor(rows, device=device)
 
 
 def _rows(values: torch.Tensor, rows: list[int]) -> torch.Tensor:
@@ -299,7 +346,7 @@ def _rows(values: torch.Tensor, rows: list[int]) -> torch.Tensor:
     step = rows[1] - rows[0] if len(rows) > 1 else 1
     if step > 0 and rows == list(range(rows[0], rows[-1] + 1, step)):
         return values[rows[0]:rows[-1] + 1:step]
-    return values[torch.tensor(rows, device=values.device)]
+    return values.index_select(0, device_index(tuple(rows), values.device))
 
 
 def _kron(pieces: list[tuple[tuple[int, ...], torch.Tensor]], order: Sequence[int] | None = None) -> torch.Tensor:

@@ -85,7 +85,7 @@ class ProductState:
             v = v / torch.linalg.vector_norm(v, dim=-1, keepdim=True)
         elif (norms - 1).abs().max().item() > _checks.tolerance(v.dtype):
             bad = int((norms - 1).abs().argmax())
-            raise ValueError(f"vector of qubit {bad} has norm {_checks.farthest_from_one(norms[bad])}, not 1 (pass normalize=True)")
+            raise ValueError(f"vector of qubit {bad} has norm {_checks.farthest_from_one(norms)}, not 1 (pass normalize=True)")
         return cls(v)
 
     @classmethod

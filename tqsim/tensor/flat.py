@@ -250,15 +250,25 @@ def flip_qubits(state: torch.Tensor, qubits: Sequence[int]) -> torch.Tensor:
 def permute_qubits(state: torch.Tensor, order: Sequence[int]) -> torch.Tensor:
     """Reorder qubits: qubit ``j`` of the result is qubit ``order[j]`` of ``state``.
 
-    Uses a ``(2,) * n`` view, so it is meant for small ``n`` (matrices of gates,
-    reduced density matrices); states use :func:`apply_matrix` instead.
+    Uses a view with one axis per run of qubits that stay adjacent (up to
+    ``(2,) * n`` for a perfect shuffle), so it is meant for small ``n``
+    (matrices of gates, reduced density matrices, joining blocks); states use
+    :func:`apply_matrix` instead.
     """
     n = num_qubits_of(state)
     if sorted(order) != list(range(n)):
         raise ValueError(f"order {list(order)} is not a permutation of 0..{n - 1}")
+    # qubits that stay adjacent and in order move as one axis: fewer, larger axes
+    runs = [[order[0]]]
+    for o in order[1:]:
+        if o == runs[-1][-1] + 1:
+            runs[-1].append(o)
+        else:
+            runs.append([o])
+    source = sorted(runs, key=lambda run: run[0])
     nb = state.ndim - 1
-    x = state.reshape(*state.shape[:-1], *([2] * n))
-    return x.permute(*range(nb), *(nb + o for o in order)).reshape(state.shape)
+    x = state.reshape(*state.shape[:-1], *(1 << len(run) for run in source))
+    return x.permute(*range(nb), *(nb + source.index(run) for run in runs)).reshape(state.shape)
 
 
 def reduce_to(values: torch.Tensor, keep: Sequence[int]) -> torch.Tensor:
