@@ -17,14 +17,20 @@ PARAMS = {"rx": 1, "ry": 1, "rz": 1, "phase": 1, "cphase": 1, "crx": 1, "cry": 1
           "rxx": 1, "ryy": 1, "rzz": 1, "u3": 3}
 
 
-def random_circuit(n: int, num_gates: int, rng, names=None):
-    """Returns (circuit, [(oracle matrix, qubits), ...])."""
-    names = [g for g in (names or ARITY) if ARITY[g] <= n]
-    circuit = tq.Circuit(n)
-    oracle = []
+def random_circuit(n: int, num_gates: int, rng, names=None, groups=None, circuit=None, oracle=None):
+    """Returns (circuit, [(oracle matrix, qubits), ...]).
+
+    With ``groups`` (lists of qubits), each gate acts inside one group drawn at
+    random; gates are appended to ``circuit`` and ``oracle`` when those are given.
+    """
+    circuit = tq.Circuit(n) if circuit is None else circuit
+    oracle = [] if oracle is None else oracle
     for _ in range(num_gates):
-        name = names[rng.integers(len(names))]
-        qubits = [int(q) for q in rng.choice(n, size=ARITY[name], replace=False)]
+        group = groups[rng.integers(len(groups))] if groups else None
+        size = n if group is None else len(group)
+        allowed = [g for g in (names or ARITY) if ARITY[g] <= size]
+        name = allowed[rng.integers(len(allowed))]
+        qubits = [int(q) for q in rng.choice(size if group is None else group, size=ARITY[name], replace=False)]
         params = tuple(float(a) for a in rng.uniform(-np.pi, np.pi, size=PARAMS.get(name, 0)))
         if name == "unitary":
             u = random_unitary(2, rng)

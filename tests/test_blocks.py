@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import qutip
 import torch
-from circuits import ARITY, PARAMS, oracle_state, random_circuit
-from oracles import embed, qutip_gate, random_state, random_unitary
+from circuits import PARAMS, oracle_state, random_circuit
+from oracles import embed, qutip_gate, random_state
 
 import tqsim as tq
 from tqsim.maxcut.objective import mbe_spins
@@ -42,22 +42,7 @@ def _one_thread(one_thread):
 
 def group_circuit(n, groups, num_gates, rng, circuit=None, oracle=None):
     """Random gates, each inside one of ``groups``: (tq.Circuit, [(matrix, qubits), ...])."""
-    circuit = tq.Circuit(n) if circuit is None else circuit
-    oracle = [] if oracle is None else oracle
-    for _ in range(num_gates):
-        group = groups[rng.integers(len(groups))]
-        names = [g for g in ARITY if ARITY[g] <= len(group)]
-        name = names[rng.integers(len(names))]
-        qubits = [int(q) for q in rng.choice(group, size=ARITY[name], replace=False)]
-        params = tuple(float(a) for a in rng.uniform(-np.pi, np.pi, size=PARAMS.get(name, 0)))
-        if name == "unitary":
-            u = random_unitary(2, rng)
-            circuit.unitary(u, qubits)
-            oracle.append((u, qubits))
-        else:
-            getattr(circuit, name)(*params, *qubits)
-            oracle.append((qutip_gate(name, params), qubits))
-    return circuit, oracle
+    return random_circuit(n, num_gates, rng, groups=groups, circuit=circuit, oracle=oracle)
 
 
 def add_gate(circuit, oracle, name, qubits, params=()):
