@@ -81,6 +81,15 @@ def tolerance(dtype: torch.dtype) -> float:
     return math.sqrt(torch.finfo(real_dtype(dtype) if dtype.is_complex else dtype).eps)
 
 
+MAX_DENSE_QUBITS = 30  # dense vectors built from factorized states
+
+
+def fits_dense(num_qubits: int, what: str = "a dense state of", limit: str = "keep n <=") -> None:
+    """Refuse a dense vector of more than :data:`MAX_DENSE_QUBITS` qubits (2**30 amplitudes, 8-16 GiB)."""
+    if num_qubits > MAX_DENSE_QUBITS:
+        raise ValueError(f"{what} {num_qubits} qubits does not fit; {limit} {MAX_DENSE_QUBITS}")
+
+
 def farthest_from_one(values: torch.Tensor) -> str:
     """The entry of ``values`` farthest from 1, printed with enough digits to differ from 1."""
     flat = values.detach().reshape(-1)

@@ -143,20 +143,20 @@ def _blocks_with(state: BlockProductState, qubits: Sequence[int]) -> list:
     return found
 
 
-def _blocks_reduced(state: BlockProductState, keep: Sequence[int]) -> torch.Tensor:
+def _blocks_reduced(state: BlockProductState, keep: Sequence[int]) -> tuple[torch.Tensor, list[int]]:
+    """The Kronecker product of the blocks' reduced states, and the qubit order it is in."""
     rho, joined = None, []
     for kept, sv, local in _blocks_with(state, keep):
         part = ket_reduced(sv.amplitudes(), local)
         rho = part if rho is None else torch.kron(rho, part)
         joined += kept
-    return _reorder(rho, sorted(keep), joined)
+    return rho, joined
 
 
-def _reorder(rho: torch.Tensor, keep: Sequence[int], current: Sequence[int] | None = None) -> torch.Tensor:
-    """A reduced matrix over ``current`` qubits (default: sorted ``keep``) reordered to the order of ``keep``."""
+def _reorder(rho: torch.Tensor, keep: Sequence[int], current: Sequence[int]) -> torch.Tensor:
+    """A reduced matrix over ``current`` qubits reordered to the order of ``keep``."""
     k = len(keep)
-    current = sorted(keep) if current is None else list(current)
-    order = [current.index(q) for q in keep]
+    order = [list(current).index(q) for q in keep]
     if order == list(range(k)):
         return rho
     flat = permute_qubits(rho.reshape(*rho.shape[:-2], -1), order + [k + o for o in order])
@@ -177,7 +177,7 @@ def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
             f"a reduced state of {len(keep)} qubits is a 2**{len(keep)} x 2**{len(keep)} matrix; "
             f"keep at most {_MAX_DENSE_KEEP} qubits"
         )
-    targets = sorted(keep)
+    targets = sorted(keep)  # the order each kind's reduced state comes in
     if isinstance(state, StateVector):
         rho = ket_reduced(state.amplitudes(), targets)
     elif isinstance(state, DensityMatrix):
@@ -185,10 +185,10 @@ def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
     elif isinstance(state, MPS):
         rho = _mps_reduced(state, targets)
     elif isinstance(state, BlockProductState):
-        rho = _blocks_reduced(state, targets)
+        rho, targets = _blocks_reduced(state, keep)
     else:
         rho = _product_reduced(state, targets)
-    return DensityMatrix(_reorder(rho, keep), len(keep))
+    return DensityMatrix(_reorder(rho, keep, targets), len(keep))
 
 
 def qubit_states(state) -> torch.Tensor:
@@ -404,9 +404,7 @@ def _overlap(a, b) -> torch.Tensor:
     if isinstance(a, (BlockProductState, ProductState)) and isinstance(b, (BlockProductState, ProductState)):
         a, b = (s if isinstance(s, BlockProductState) else BlockProductState.from_product(s) for s in (a, b))
         return a.inner(b)
-    if isinstance(a, BlockProductState) or isinstance(b, BlockProductState):
-        return a.to_statevector().inner(b.to_statevector())
-    if isinstance(a, StateVector) or isinstance(b, StateVector):
+    if isinstance(a, (StateVector, BlockProductState)) or isinstance(b, (StateVector, BlockProductState)):
         return a.to_statevector().inner(b.to_statevector())
     as_mps = [s.to_mps() if isinstance(s, ProductState) else s for s in (a, b)]
     return tt_inner(as_mps[0].cores, as_mps[1].cores)

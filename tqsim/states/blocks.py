@@ -27,9 +27,6 @@ from .statevector import StateVector
 
 __all__ = ["BlockProductState"]
 
-_MAX_DENSE = 30  # qubits of a dense vector built from the blocks
-
-
 class _Stack(NamedTuple):
     """``m`` blocks of ``k`` qubits: row ``j`` of ``amplitudes`` is the ket over ``qubits[j]`` (ascending)."""
 
@@ -147,8 +144,7 @@ class BlockProductState:
     # ----------------------------------------------------------- conversions
     def to_statevector(self) -> StateVector:
         """The dense state (n <= 30): the blocks' Kronecker product, qubits put in order."""
-        if self.num_qubits > _MAX_DENSE:
-            raise ValueError(f"a dense state of {self.num_qubits} qubits does not fit; keep n <= {_MAX_DENSE}")
+        _checks.fits_dense(self.num_qubits)
         return StateVector(_kron([(q, sv.amplitudes()) for q, sv in self.blocks()]), self.num_qubits)
 
     def amplitudes(self) -> torch.Tensor:
@@ -164,9 +160,9 @@ class BlockProductState:
         mine, theirs = self.blocks(), other.blocks()
         groups = _components(self.num_qubits, [q for q, _ in mine] + [q for q, _ in theirs])
         too_big = max(len(g) for g in groups)
-        if too_big > _MAX_DENSE:
+        if too_big > _checks.MAX_DENSE_QUBITS:
             raise ValueError(f"the two groupings join {too_big} qubits into one group; an overlap needs "
-                             f"groups of at most {_MAX_DENSE} qubits")
+                             f"groups of at most {_checks.MAX_DENSE_QUBITS} qubits")
         group_of = {q: g for g in groups for q in g}
         value = None
         for group in groups:
@@ -188,7 +184,7 @@ class BlockProductState:
         owner = {q: b for b, (qubits, _) in enumerate(blocks) for q in qubits}
         kets = [sv.amplitudes() for _, sv in blocks]
         norms = [k.abs().square().sum() for k in kets]
-        norm = torch.stack([s.amplitudes.abs().square().sum(-1).prod() for s in self.stacks]).prod()
+        norm = torch.stack(norms).prod()
         total = torch.zeros((), dtype=_checks.real_dtype(self.dtype), device=self.device)
         for coefficient, ops in terms:
             value = norm
@@ -217,8 +213,7 @@ class BlockProductState:
         _checks.qubits_in_range(qubits, self.num_qubits)
         if not qubits:
             raise ValueError("qubits is empty; name at least one qubit (or None for all)")
-        if len(qubits) > _MAX_DENSE:
-            raise ValueError(f"a distribution over {len(qubits)} qubits does not fit; ask for at most {_MAX_DENSE}")
+        _checks.fits_dense(len(qubits), "a distribution over", "ask for at most")
         pieces = []
         for block, sv in self.blocks():
             kept = [q for q in block if q in qubits]
@@ -236,7 +231,7 @@ class BlockProductState:
             m, k = len(stack.qubits), len(stack.qubits[0])
             index = inverse_cdf_draws(stack.amplitudes.detach().abs().square(), shots, generator)  # (m, shots)
             local = (index.unsqueeze(-1) >> torch.arange(k - 1, -1, -1, device=self.device)) & 1  # (m, shots, k)
-            columns = torch.tensor(stack.qubits, device=self.device)  # (m, k)
+            columns = device_index(sum(stack.qubits, ()), self.device).view(m, k)
             outcomes[:, columns] = local.permute(1, 0, 2)
         return measured_outcomes(outcomes, bits)
 

@@ -125,8 +125,7 @@ class ProductState:
     # ----------------------------------------------------------- conversions
     def to_statevector(self) -> StateVector:
         """The dense state (n <= 30)."""
-        if self.num_qubits > 30:
-            raise ValueError(f"a dense state of {self.num_qubits} qubits does not fit; keep n <= 30")
+        _checks.fits_dense(self.num_qubits)
         amps = self.vectors[0]
         for v in self.vectors[1:]:
             amps = (amps.unsqueeze(-1) * v).reshape(-1)
