@@ -79,7 +79,7 @@ def plan(gates: Sequence[Gate], max_qubits: int) -> list[Block]:
                 _close(b, open_block, done)
             merged_from, qubits = [], set(gate.qubits)
         block = Block(tuple(sorted(qubits)))
-        for b in sorted(merged_from, key=lambda b: id(b)):
+        for b in sorted(merged_from, key=lambda b: b.qubits):
             block.gates.extend(b.gates)
             for q in b.qubits:
                 open_block.pop(q, None)
