@@ -1,6 +1,8 @@
 """The tqsim command."""
 
 import math
+import os
+import signal
 import subprocess
 import sys
 
@@ -26,3 +28,29 @@ def test_console_script_runs():
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "demo" in capsys.readouterr().out
+
+
+def test_python_dash_m_tqsim_runs_the_command():
+    result = subprocess.run([sys.executable, "-m", "tqsim", "demo", "--qubits", "2"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "entropy of qubit 0" in result.stdout
+
+
+def test_ctrl_c_during_the_brute_force_exits_130_with_one_line(tmp_path):
+    """24 nodes: 8 chunks of 2**20 cuts, each reported on stderr; SIGINT after the first one stops the search."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tqsim", "maxcut", "--nodes", "24", "--family", "product", "--device", "cpu",
+         "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = process.stderr.readline()
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert first.startswith("brute force") and "1048576/8388608  cuts scored" in first
+    assert process.returncode == 130
+    assert rest.strip() == "tqsim maxcut: interrupted"
+    assert os.listdir(tmp_path) == []  # the write probe is gone and nothing was half written

@@ -66,6 +66,24 @@ def test_edge_list_file(tmp_path):
     assert p.brute_force()[0] == pytest.approx(enumerate_cuts(p.graph, p.nodes).max())
 
 
+def test_edge_list_refuses_a_repeated_edge_and_a_negative_weight(tmp_path):
+    path = tmp_path / "g.txt"
+    path.write_text("0 1\n1 2 2.5\n\n2 1 3\n")  # 2 1 is the edge 1 2 again
+    with pytest.raises(ValueError, match=r"g.txt:4: edge \(2, 1\) repeats line 2; give each edge once"):
+        MaxCutProblem.from_edge_list(path)
+    path.write_text("0 1\n1 2 -2.5\n")
+    with pytest.raises(ValueError, match=r"edge \(1, 2\) has weight -2.5; weights must be finite numbers >= 0"):
+        MaxCutProblem.from_edge_list(path)
+    assert MaxCutProblem(nx.Graph([(0, 1, {"weight": 0.0})])).total_weight == 0  # zero is allowed
+
+
+def test_brute_force_reports_progress_after_every_chunk():
+    calls = []
+    best, _ = small_problem(6).brute_force(chunk=7, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(7, 32), (14, 32), (21, 32), (28, 32), (32, 32)]  # node 0 fixed: 2**5 assignments
+    assert best == small_problem(6).brute_force()[0]
+
+
 def small_problem(n=6, seed=2):
     return MaxCutProblem.random_regular(n, 3, seed=seed)
 
@@ -229,14 +247,22 @@ def test_main_job_writes_table_json_csv_and_plot(tmp_path, capsys):
         (["--steps", "0"], "steps must be >= 1"),
         (["--lr", "-1"], "lr must be a finite number > 0"),
         (["--depth", "0"], "depth must be >= 1"),
-        (["--device", "cuda"], "CUDA is not available"),
+        (["--device", "cuda:99"], "device 'cuda:99'"),  # no CUDA, or no 100th device
         (["--graph", "/nonexistent/graph.txt"], "cannot read graph file"),
+        (["--seed", "99999999999999999999"], "--seed must be in 0..18446744073709551615, got 99999999999999999999"),
+        (["--seed", "-1"], "--seed must be in 0..18446744073709551615, got -1"),
+        (["--nodes", "1"], "--nodes must be >= 2, got 1"),
+        (["--degree", "0"], "--degree must be >= 1, got 0"),
+        (["--max-bond", "0"], "--max-bond must be >= 1, got 0"),
+        (["--lr", "nan"], "--lr must be a finite number > 0, got nan"),
+        (["--entropy-penalty", "-1"], "--entropy-penalty must be a finite number >= 0, got -1.0"),
+        (["--entropy-penalty", "inf"], "--entropy-penalty must be a finite number >= 0, got inf"),
+        (["--encoding", "mbe", "--family", "qaoa"], "QAOA uses one node per qubit"),
     ],
 )
-def test_main_job_bad_input_one_line_no_traceback(argv, message, capsys, tmp_path):
-    if argv[0] == "--device" and torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    code = main(["maxcut", "--out", str(tmp_path), "--no-progress", "--nodes", "6", *argv])
+def test_main_job_bad_input_one_line_no_traceback(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("tqsim.maxcut.job.train", _no_training)
+    code = main(["maxcut", "--out", str(tmp_path), "--no-progress", *argv])
     err = capsys.readouterr().err
     assert code != 0
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
@@ -298,6 +324,8 @@ def test_model_and_training_bad_input(tmp_path):
     (tmp_path / "checkpoint-one-directional.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         train(model, steps=2, out=str(tmp_path), resume=True, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"no checkpoint '.*checkpoint-one-directional.pt' to resume from"):
+        train(model, steps=2, out=str(tmp_path / "empty"), resume=True, progress=False, device="cpu")
 
 
 def test_readout_finds_the_cut_a_state_points_to():
@@ -352,3 +380,147 @@ def test_qaoa_cost_phase_gate_against_networkx_cuts(weighted_graph):
     (torch.vdot(psi.amplitudes(), out).real).backward()
     probs = np.abs(psi.amplitudes().numpy()) ** 2
     assert abs(gamma.grad.item() - np.sum(probs * (-1j * cuts) * np.exp(-1j * 0.37 * cuts)).real) < 1e-12
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("training started")
+
+
+@pytest.mark.parametrize(
+    "out,message",
+    [
+        ("FILE", "is a file; --out names a folder"),
+        ("/dev/null/x", "cannot write into --out '/dev/null/x': Not a directory"),
+        ("/proc/tqsim-out", "cannot write into --out '/proc/tqsim-out'"),
+        ("/proc/self", "cannot write into --out '/proc/self'"),  # a folder, but no file can be made in it
+        ("", "--out must name a folder, got ''"),
+    ],
+)
+def test_main_job_refuses_an_unusable_out_before_any_work(out, message, tmp_path, monkeypatch, capsys):
+    if out == "FILE":
+        out = str(tmp_path / "results")
+        (tmp_path / "results").write_text("a file")
+    monkeypatch.setattr("tqsim.maxcut.job.train", _no_training)
+    monkeypatch.setattr(MaxCutProblem, "brute_force", _no_training)
+    assert main(["maxcut", "--nodes", "6", "--no-progress", "--device", "cpu", "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tqsim maxcut: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_new_run_never_writes_beside_another_runs_results(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["maxcut", "--steps", "2", "--out", str(out), "--no-progress", "--device", "cpu", "--family", "product"]
+    assert main([*argv, "--nodes", "6", "--family", "qaoa"]) == 0
+    before = (out / "results.json").read_bytes()
+    capsys.readouterr()
+    assert main([*argv, "--nodes", "8"]) == 1
+    err = capsys.readouterr().err
+    assert f"--out '{out}' holds the results of an earlier run (checkpoint-product.pt, checkpoint-qaoa.pt, " \
+           "history.csv, maxcut.png, results.json); replace them with --overwrite" in err
+    assert (out / "results.json").read_bytes() == before
+    # --overwrite removes everything of the earlier run, the checkpoint of a family not trained now too
+    assert main([*argv, "--nodes", "8", "--overwrite"]) == 0
+    assert sorted(os.listdir(out)) == ["checkpoint-product.pt", "history.csv", "maxcut.png", "results.json"]
+    assert len(json.loads((out / "results.json").read_text())["problem"]["nodes"]) == 8
+    capsys.readouterr()
+    assert main([*argv, "--nodes", "8", "--overwrite", "--resume"]) == 1
+    assert "give one of them" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_missing_checkpoint_and_one_with_more_steps(tmp_path, capsys, monkeypatch):
+    argv = ["maxcut", "--nodes", "6", "--family", "product", "--out", str(tmp_path), "--no-progress", "--device", "cpu"]
+    assert main([*argv, "--steps", "4", "--resume"]) == 1
+    assert f"--resume: '{tmp_path}' holds no checkpoint of product to continue from" in capsys.readouterr().err
+    assert main([*argv, "--steps", "4"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--steps", "2", "--resume"]) == 1
+    assert "checkpoint-product.pt' holds 4 steps, more than the 2 asked for" in capsys.readouterr().err
+    assert main([*argv, "--steps", "6", "--resume"]) == 0
+    assert [h["step"] for h in json.loads((tmp_path / "results.json").read_text())["results"][0]["history"]] == \
+        [1, 2, 3, 4, 5, 6]
+
+
+def test_ctrl_c_in_the_main_job_keeps_the_steps_exits_130_and_resumes(tmp_path, monkeypatch, capsys):
+    qaoa = FAMILIES["qaoa"]
+    original, calls = qaoa.loss, []
+
+    def interrupting(self, state):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, state)
+
+    monkeypatch.setattr(qaoa, "loss", interrupting)
+    argv = ["maxcut", "--nodes", "6", "--steps", "5", "--family", "qaoa", "--family", "product", "--out", str(tmp_path),
+            "--no-progress", "--device", "cpu"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"tqsim maxcut: interrupted; the steps done are kept in {tmp_path} (continue with --resume)"
+    assert torch.load(tmp_path / "checkpoint-qaoa.pt", weights_only=False)["step"] == 2
+    assert not (tmp_path / "checkpoint-product.pt").exists()  # the job stops at the interrupted family
+    monkeypatch.undo()
+    assert main([*argv, "--resume"]) == 0
+    warning = "tqsim maxcut: warning: --resume: no checkpoint in '{}' for product (trained from step 0)"
+    assert warning.format(tmp_path) in capsys.readouterr().err.splitlines()
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [(r["family"], len(r["history"])) for r in results] == [("qaoa", 5), ("product", 5)]
+
+
+def test_flags_that_do_not_apply_warn_in_one_line_each(tmp_path, capsys):
+    graph = tmp_path / "g.txt"
+    graph.write_text("0 1\n1 2\n2 3\n3 0\n")
+    code = main(["maxcut", "--graph", str(graph), "--nodes", "8", "--max-bond", "4", "--family", "product", "--family",
+                 "product", "--steps", "2", "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"])
+    assert code == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [
+        f"tqsim maxcut: warning: --nodes ignored: --graph {graph} gives the graph",
+        "tqsim maxcut: warning: --family product is given 2 times; it is trained once",
+        "tqsim maxcut: warning: --max-bond 4 ignored: no family runs on the mps backend "
+        "(--backend mps, or > 26 qubits)",
+    ]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())["results"]
+    assert [(r["family"], len(r["history"])) for r in results] == [("product", 2)]
+    # the largest seed, on the MPS backend (whose sampler seeds grow with it): no warning, no overflow
+    code = main(["maxcut", "--nodes", "6", "--backend", "mps", "--max-bond", "4", "--seed", str(2**64 - 1), "--family",
+                 "one-directional", "--steps", "2", "--out", str(tmp_path / "mps"), "--no-progress", "--device", "cpu"])
+    assert code == 0 and "warning" not in capsys.readouterr().err
+
+
+def test_mbe_trains_every_family_that_supports_it_by_default(tmp_path):
+    argv = ["maxcut", "--nodes", "6", "--encoding", "mbe", "--steps", "1", "--out", str(tmp_path), "--no-progress",
+            "--device", "cpu"]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [r["family"] for r in results] == [f for f in FAMILIES if f != "qaoa"]
+    assert {r["encoding"] for r in results} == {"mbe"}
+
+
+@pytest.mark.parametrize("family", ["product", "one-directional"])
+def test_a_learning_rate_that_blows_up_is_named(family, tmp_path, capsys):
+    argv = ["maxcut", "--nodes", "6", "--family", family, "--lr", "1e308", "--steps", "3", "--out", str(tmp_path),
+            "--no-progress", "--device", "cpu"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err == ("tqsim maxcut: step 1 took the angles beyond torch.float32 range; "
+                                       "the learning rate lr=1e+308 is too large, lower it\n")
+
+
+def test_history_csv_is_the_same_bytes_for_the_same_seed(tmp_path):
+    for run in ("a", "b"):
+        argv = ["maxcut", "--nodes", "8", "--seed", "3", "--steps", "4", "--family", "product", "--family", "qaoa",
+                "--family", "two-directional", "--out", str(tmp_path / run), "--no-progress", "--device", "cpu"]
+        assert main(argv) == 0
+    first = (tmp_path / "a" / "history.csv").read_bytes()
+    header = b"family,step,loss,expected_cut,readout_cut,best_cut,expected_ratio,readout_ratio,entropy"
+    assert first.splitlines()[0] == header
+    assert first == (tmp_path / "b" / "history.csv").read_bytes()
+    # the wall times stay in results.json
+    assert all(r["ms_per_step"] > 0 for r in json.loads((tmp_path / "a" / "results.json").read_text())["results"])
+
+
+def test_main_job_shows_the_brute_force_progress_unless_told_not_to(tmp_path, capsys):
+    argv = ["maxcut", "--nodes", "6", "--family", "product", "--steps", "1", "--device", "cpu"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert "brute force      [########################] 32/32  cuts scored" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert "brute force" not in capsys.readouterr().err

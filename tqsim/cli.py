@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import torch
@@ -43,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
     maxcut = sub.add_parser("maxcut", help="train variational MaxCut circuits (the main job)",
                             description="Train every circuit family on a MaxCut graph and report cut, "
-                                        "approximation ratio and entanglement (results.json, history.csv, maxcut.png).")
+                                        "approximation ratio and entanglement (results.json, history.csv, maxcut.png).",
+                            epilog="Exit status: 0 done, 1 bad input (one line on stderr), 2 bad usage, "
+                                   "130 interrupted (Ctrl-C keeps the steps done; continue with --resume).")
     _maxcut_arguments(maxcut)
     maxcut.set_defaults(run=_maxcut)
     bench = sub.add_parser("bench", help="benchmarks against other simulators")
@@ -62,40 +65,93 @@ def _maxcut_arguments(parser: argparse.ArgumentParser) -> None:
     from .maxcut.objective import ENCODINGS
 
     d = DEFAULTS
-    parser.add_argument("--nodes", type=int, default=d["nodes"], help=f"random regular graph size (default {d['nodes']})")
-    parser.add_argument("--degree", type=int, default=d["degree"], help=f"its degree (default {d['degree']})")
-    parser.add_argument("--seed", type=int, default=d["seed"], help="graph and initial angles (default 0)")
-    parser.add_argument("--graph", metavar="FILE", help="edge list 'u v [weight]' per line, instead of a random graph")
+    # --nodes, --degree and --max-bond default to None here, so that a flag that does not apply is known to be given
+    parser.add_argument("--nodes", type=int, help=f"random regular graph size, >= 2 (default {d['nodes']})")
+    parser.add_argument("--degree", type=int, help=f"its degree, >= 1 (default {d['degree']})")
+    parser.add_argument("--seed", type=int, default=d["seed"],
+                        help="graph and initial angles, 0..2**64-1 (default 0)")
+    parser.add_argument("--graph", metavar="FILE",
+                        help="edge list 'u v [weight]' per line (each edge once, weights >= 0), "
+                             "instead of a random graph")
     parser.add_argument("--family", action="append", choices=list(FAMILIES),
-                        help="a circuit family; repeat for several (default: every family)")
-    parser.add_argument("--depth", type=int, help="layers (default: 1, deep: 6, qaoa: p = 1)")
-    parser.add_argument("--steps", type=int, default=d["steps"], help=f"optimizer steps (default {d['steps']})")
-    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']})")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    parser.add_argument("--out", default=d["out"], help=f"output folder (default {d['out']})")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+                        help="a circuit family; repeat for several (default: every family; with --encoding mbe every "
+                             "one but qaoa, which needs one node per qubit)")
+    parser.add_argument("--depth", type=int, help="layers, >= 1 (default: 1, deep: 6, qaoa: p = 1)")
+    parser.add_argument("--steps", type=int, default=d["steps"], help=f"optimizer steps, >= 1 (default {d['steps']})")
+    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate, > 0 (default {d['lr']})")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present; the default), cpu or cuda")
+    parser.add_argument("--out", metavar="DIR", default=d["out"],
+                        help=f"output folder (default {d['out']}); it must not hold an earlier run's results")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the results and checkpoints of an earlier run in --out first")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoints")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--encoding", choices=ENCODINGS, default="node",
                         help="node: one node per qubit; mbe: two nodes per qubit (multi-basis encoding)")
-    parser.add_argument("--backend", choices=BACKENDS, help="state backend (default: dense up to 26 qubits, then mps)")
-    parser.add_argument("--max-bond", type=int, default=32, help="MPS bond dimension (default 32)")
+    parser.add_argument("--backend", choices=BACKENDS,
+                        help="state backend of every family (default: product states for the product family; "
+                             "the others dense up to 26 qubits, then mps)")
+    parser.add_argument("--max-bond", type=int,
+                        help=f"MPS bond dimension, >= 1 (default {d['max_bond']}); only for the mps backend")
     parser.add_argument("--entropy-penalty", type=float, default=0.0,
-                        help="lambda of loss + lambda * S(watched qubits) (default 0)")
+                        help="lambda >= 0 of loss + lambda * S(watched qubits) (default 0)")
+
+
+# the allowed range of each integer flag (None: no upper limit); seeds are those torch.Generator.manual_seed takes
+_INT_RANGES = {"nodes": (2, None), "degree": (1, None), "seed": (0, 2**64 - 1), "steps": (1, None),
+               "depth": (1, None), "max_bond": (1, None)}
+
+
+def _check_maxcut_numbers(args: argparse.Namespace) -> None:
+    """Refuse a number out of range before any work, naming the flag, the value and what is allowed."""
+    for name, (low, high) in _INT_RANGES.items():
+        value = getattr(args, name)
+        if value is not None and not (low <= value and (high is None or value <= high)):
+            allowed = f">= {low}" if high is None else f"in {low}..{high}"
+            raise ValueError(f"--{name.replace('_', '-')} must be {allowed}, got {value}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a finite number > 0, got {args.lr}")
+    if not (math.isfinite(args.entropy_penalty) and args.entropy_penalty >= 0):
+        raise ValueError(f"--entropy-penalty must be a finite number >= 0, got {args.entropy_penalty}")
+
+
+def _maxcut_families(args: argparse.Namespace) -> tuple[str, ...]:
+    """The families asked for, each once (a repeat is dropped with a warning), or the default ones."""
+    from .maxcut.job import default_families, warn
+
+    if not args.family:
+        return default_families(args.encoding)
+    families = tuple(dict.fromkeys(args.family))
+    for family in families:
+        if args.family.count(family) > 1:
+            warn(f"--family {family} is given {args.family.count(family)} times; it is trained once")
+    return families
 
 
 def _maxcut(args: argparse.Namespace) -> int:
-    from .maxcut.ansatz import FAMILIES
-    from .maxcut.job import run_job
+    from .maxcut.job import DEFAULTS, make_models, run_job, warn
     from .maxcut.problem import MaxCutProblem
 
+    _check_maxcut_numbers(args)
     if args.graph:
+        ignored = [flag for flag, value in (("--nodes", args.nodes), ("--degree", args.degree)) if value is not None]
+        if ignored:
+            warn(f"{' and '.join(ignored)} ignored: --graph {args.graph} gives the graph")
         problem = MaxCutProblem.from_edge_list(args.graph)
     else:
-        problem = MaxCutProblem.random_regular(args.nodes, args.degree, seed=args.seed)
-    run_job(problem, families=args.family or tuple(FAMILIES), depth=args.depth, steps=args.steps, lr=args.lr,
-            device=args.device, out=args.out, resume=args.resume, progress=not args.no_progress, seed=args.seed,
-            encoding=args.encoding, backend=args.backend, max_bond=args.max_bond,
-            entropy_penalty=args.entropy_penalty)
+        problem = MaxCutProblem.random_regular(args.nodes or DEFAULTS["nodes"], args.degree or DEFAULTS["degree"],
+                                               seed=args.seed)
+    models = make_models(problem, _maxcut_families(args), depth=args.depth, seed=args.seed, encoding=args.encoding,
+                         backend=args.backend, max_bond=args.max_bond or DEFAULTS["max_bond"],
+                         entropy_penalty=args.entropy_penalty)
+    if args.max_bond is not None and all(m.backend != "mps" for m in models):
+        warn(f"--max-bond {args.max_bond} ignored: no family runs on the mps backend (--backend mps, or > 26 qubits)")
+    results = run_job(models, steps=args.steps, lr=args.lr, device=args.device, out=args.out, resume=args.resume,
+                      overwrite=args.overwrite, progress=not args.no_progress, seed=args.seed)
+    if any(r.interrupted for r in results):
+        print(f"tqsim maxcut: interrupted; the steps done are kept in {args.out} (continue with --resume)",
+              file=sys.stderr)
+        return 130
     return 0
 
 
@@ -119,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, IndexError) as error:
         print(f"tqsim {args.command}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # outside a training loop (which keeps its steps and returns)
+        newline = "\n" if sys.stderr.isatty() else ""  # after a progress bar's unfinished line
+        print(f"{newline}tqsim {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,54 +1,141 @@
-"""``tqsim maxcut``: train every family on one graph and report."""
+"""``tqsim maxcut``: train every family on one graph and report.
+
+Nothing is trained before the output folder has proved writable and free of
+another run's results: an error found after an hour of training loses the hour.
+"""
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import sys
+import tempfile
 
-from .ansatz import FAMILIES, default_entropy_qubits, make_ansatz
-from .problem import MaxCutProblem
-from .report import table, write_outputs
-from .train import resolve_device, train
+import torch
 
-__all__ = ["DEFAULTS", "run_job"]
+from .ansatz import FAMILIES, MaxCutAnsatz, default_entropy_qubits, make_ansatz
+from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
+from .report import OUTPUTS, table, write_outputs
+from .train import Progress, TrainResult, checkpoint_path, resolve_device, train
+
+__all__ = ["DEFAULTS", "default_families", "make_models", "run_job", "warn"]
 
 # Chosen so that the default run (20 nodes, every family) takes under 5 minutes
 # on a 2-core CPU and under 30 seconds on one H100 (docs/maxcut.md has the timings).
-DEFAULTS = {"nodes": 20, "degree": 3, "seed": 0, "steps": 80, "lr": 0.05, "out": "results/maxcut"}
+DEFAULTS = {"nodes": 20, "degree": 3, "seed": 0, "steps": 80, "lr": 0.05, "out": "results/maxcut", "max_bond": 32}
 
 
-def run_job(
+def warn(message: str) -> None:
+    """A one-line warning on stderr, for an option that does not apply."""
+    print(f"tqsim maxcut: warning: {message}", file=sys.stderr)
+
+
+def default_families(encoding: str) -> tuple[str, ...]:
+    """Every family that supports ``encoding``: QAOA needs one node per qubit, so not 'mbe'."""
+    return tuple(f for f in FAMILIES if encoding == "node" or f != "qaoa")
+
+
+def make_models(
     problem: MaxCutProblem,
     families=tuple(FAMILIES),
     depth: int | None = None,
+    seed: int = DEFAULTS["seed"],
+    encoding: str = "node",
+    backend: str | None = None,
+    max_bond: int | None = DEFAULTS["max_bond"],
+    entropy_penalty: float = 0.0,
+) -> list[MaxCutAnsatz]:
+    """One model per family, all built before any work, so that a bad option fails at once."""
+    return [make_ansatz(f, problem, depth, seed=seed, encoding=encoding, backend=backend, max_bond=max_bond,
+                        entropy_penalty=entropy_penalty) for f in families]
+
+
+def run_job(
+    models: list[MaxCutAnsatz],
     steps: int = DEFAULTS["steps"],
     lr: float = DEFAULTS["lr"],
     device="auto",
     out: str = DEFAULTS["out"],
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     seed: int = DEFAULTS["seed"],
-    encoding: str = "node",
-    backend: str | None = None,
-    max_bond: int | None = 32,
-    entropy_penalty: float = 0.0,
     checkpoint_every: int | None = 25,
-):
-    """Train each family in turn; print the table, write the outputs, return the results."""
+) -> list[TrainResult]:
+    """Train each model in turn; print the table, write the outputs, return the results.
+
+    ``out`` must not hold results of an earlier run: ``resume`` continues them
+    from their checkpoints, ``overwrite`` deletes them first.
+    """
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it; give one of them")
     dev = resolve_device(device)
-    models = [make_ansatz(f, problem, depth, seed=seed, encoding=encoding, backend=backend if f != "product" else None,
-                          max_bond=max_bond, entropy_penalty=entropy_penalty) for f in families]
+    _check_writable(out)
+    families = [m.family for m in models]
+    resuming = _resumable(out, families) if resume else []
+    if not resume:
+        _clear_earlier_run(out, overwrite)
+    problem = models[0].problem
     k = default_entropy_qubits(models[0].num_qubits)
-    optimum = problem.brute_force(device=dev)[0] if problem.num_nodes <= 26 else None
+    optimum = _optimum(problem, dev, progress)
     results = []
     for model in models:
         results.append(train(model, steps=steps, lr=lr, device=dev, seed=seed, progress=progress, track_entropy=k,
-                             out=out, checkpoint_every=checkpoint_every, resume=resume, optimum=optimum))
+                             out=out, checkpoint_every=checkpoint_every, resume=model.family in resuming,
+                             optimum=optimum))
         if results[-1].interrupted:
             break
     print(table(results, problem, k))
-    settings = {"families": list(families), "depth": depth, "steps": steps, "lr": lr, "device": str(dev),
-                "seed": seed, "encoding": encoding, "backend": backend, "max_bond": max_bond,
-                "entropy_penalty": entropy_penalty, "entropy_qubits": k}
+    first = models[0]
+    settings = {"families": families, "depths": [m.depth for m in models], "steps": steps, "lr": lr,
+                "device": str(dev), "seed": seed, "encoding": first.encoding, "max_bond": first.max_bond,
+                "entropy_penalty": first.entropy_penalty, "entropy_qubits": k,
+                "threads": torch.get_num_threads()}  # CPU bits depend on it (docs/reproducibility.md)
     paths = write_outputs(results, problem, out, settings)
     print("wrote " + ", ".join(paths), file=sys.stderr)
     return results
+
+
+def _check_writable(out: str) -> None:
+    """Create ``out`` and write a file in it now, so that a bad folder fails before training, not after."""
+    if not out:
+        raise ValueError("--out must name a folder, got ''")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out!r} is a file; --out names a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write into --out {out!r}: {error.strerror}") from None
+
+
+def _resumable(out: str, families: list[str]) -> list[str]:
+    """The families with a checkpoint in ``out``; none at all is an error (there is nothing to resume)."""
+    found = [f for f in families if os.path.exists(checkpoint_path(out, f))]
+    if not found:
+        raise ValueError(f"--resume: {out!r} holds no checkpoint of {', '.join(families)} to continue from")
+    missing = [f for f in families if f not in found]
+    if missing:
+        warn(f"--resume: no checkpoint in {out!r} for {', '.join(missing)} (trained from step 0)")
+    return found
+
+
+def _clear_earlier_run(out: str, overwrite: bool) -> None:
+    """Refuse to write beside an earlier run's files, or with ``overwrite`` delete them all
+    (its checkpoints too: they may belong to another graph)."""
+    # checkpoints are named by train.checkpoint_path; "*.pt.tmp" is one that a kill interrupted
+    earlier = sorted(name for name in os.listdir(out) if name in OUTPUTS or fnmatch.fnmatch(name, "checkpoint-*.pt*"))
+    if earlier and not overwrite:
+        raise ValueError(f"--out {out!r} holds the results of an earlier run ({', '.join(earlier)}); replace them "
+                         f"with --overwrite, continue them with --resume, or choose another --out")
+    for name in earlier:
+        os.remove(os.path.join(out, name))
+
+
+def _optimum(problem: MaxCutProblem, device, progress: bool) -> float | None:
+    """The exact optimum up to 26 nodes (None beyond), with a progress bar: 26 nodes take most of a minute."""
+    if problem.num_nodes > BRUTE_FORCE_LIMIT:
+        return None
+    bar = Progress("brute force", progress)
+    return problem.brute_force(device=device, progress=lambda done, total: bar.update(done, total, "cuts scored"))[0]

@@ -13,6 +13,7 @@ import math
 import numbers
 import os
 from functools import lru_cache
+from typing import Callable
 
 import networkx as nx
 import torch
@@ -40,7 +41,9 @@ class MaxCutProblem:
     graph : networkx.Graph
         Any hashable node labels; at least one edge, no self-loops.
     weight : str
-        Edge attribute holding the weight (missing: 1.0). Weights must be finite numbers.
+        Edge attribute holding the weight (missing: 1.0). Weights must be finite
+        and >= 0: with negative weights, approximation ratios (cut / optimum)
+        are no longer in 0..1 and compare nothing.
     """
 
     def __init__(self, graph: nx.Graph, weight: str = "weight"):
@@ -61,8 +64,8 @@ class MaxCutProblem:
         edges, weights = [], []
         for u, v, data in graph.edges(data=True):
             w = data.get(weight, 1.0)
-            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(float(w)):
-                raise ValueError(f"edge ({u!r}, {v!r}) has weight {w!r}; weights must be finite numbers")
+            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(float(w)) or w < 0:
+                raise ValueError(f"edge ({u!r}, {v!r}) has weight {w!r}; weights must be finite numbers >= 0")
             edges.append(sorted((self.index[u], self.index[v])))
             weights.append(float(w))
         self.edges = torch.tensor(edges, dtype=torch.long)
@@ -86,13 +89,18 @@ class MaxCutProblem:
 
     @classmethod
     def from_edge_list(cls, path: str | os.PathLike) -> "MaxCutProblem":
-        """Read ``u v [weight]`` lines (``#`` starts a comment); integer labels become ints."""
+        """Read ``u v [weight]`` lines (``#`` starts a comment); integer labels become ints.
+
+        An edge given twice (``u v`` and ``v u`` are the same edge) is refused,
+        not merged: one of the two lines is probably a typo.
+        """
         try:
             with open(path) as f:
                 lines = f.readlines()
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"cannot read graph file {str(path)!r}: {error}") from None
         graph = nx.Graph()
+        first_line = {}  # edge -> the line that gave it
         for number, line in enumerate(lines, 1):
             fields = line.split("#", 1)[0].split()
             if not fields:
@@ -104,6 +112,11 @@ class MaxCutProblem:
                 w = float(fields[2]) if len(fields) == 3 else 1.0
             except ValueError:
                 raise ValueError(f"{path}:{number}: weight {fields[2]!r} is not a number") from None
+            edge = frozenset((u, v))
+            if edge in first_line:
+                raise ValueError(f"{path}:{number}: edge ({u!r}, {v!r}) repeats line {first_line[edge]}; "
+                                 "give each edge once")
+            first_line[edge] = number
             graph.add_edge(u, v, weight=w)
         if graph.number_of_edges() == 0:
             raise ValueError(f"graph file {str(path)!r} holds no edges")
@@ -179,11 +192,14 @@ class MaxCutProblem:
             self._observable = PauliSum(terms)
         return self._observable
 
-    def brute_force(self, device=None, chunk: int = 1 << 20) -> tuple[float, torch.Tensor]:
+    def brute_force(self, device=None, chunk: int = 1 << 20,
+                    progress: Callable[[int, int], None] | None = None) -> tuple[float, torch.Tensor]:
         """The exact maximum cut and one optimal assignment (node 0 on side 0).
 
         Every assignment with node 0 fixed is scored in vectorised chunks of
-        ``chunk`` assignments, so memory stays bounded; n <= 26.
+        ``chunk`` assignments, so memory stays bounded; n <= 26. 26 nodes take
+        most of a minute on a CPU: ``progress(done, total)`` is called with the
+        assignments scored after each chunk.
         """
         n = self.num_nodes
         if n > BRUTE_FORCE_LIMIT:
@@ -205,6 +221,8 @@ class MaxCutProblem:
             value, where = values.max(0)
             if float(value) > best_value:
                 best_value, best_index = float(value), start + int(where)
+            if progress:
+                progress(min(start + chunk, total), total)
         bits = (torch.tensor(best_index) >> torch.arange(n - 1, -1, -1)) & 1
         return best_value, bits
 

@@ -10,19 +10,21 @@ import sys
 from .problem import MaxCutProblem
 from .train import TrainResult
 
-__all__ = ["table", "write_outputs"]
+__all__ = ["OUTPUTS", "table", "write_outputs"]
+
+OUTPUTS = ("results.json", "history.csv", "maxcut.png")
 
 COLUMNS = ("family", "params", "expected cut", "best cut", "optimum", "ratio", "expected ratio",
            "entropy", "ms/step", "device", "backend")
 
 
 def _row(r: TrainResult) -> list[str]:
-    f = r.final
+    f = r.final  # below, "+ 0.0" prints the entropy -0.0 of a product state as 0.000
     optimum = "-" if r.optimum is None else f"{r.optimum:g}"
     ratio = "-" if r.optimum is None else f"{r.best_cut / r.optimum:.3f}"
     expected_ratio = "-" if r.optimum is None else f"{f['expected_cut'] / r.optimum:.3f}"
     return [r.family, str(r.num_parameters), f"{f['expected_cut']:.2f}", f"{r.best_cut:g}", optimum, ratio,
-            expected_ratio, f"{f['entropy']:.3f}", f"{r.ms_per_step:.1f}", r.device + (" (graph)" if r.cuda_graph else ""), r.backend]
+            expected_ratio, f"{f['entropy'] + 0.0:.3f}", f"{r.ms_per_step:.1f}", r.device + (" (graph)" if r.cuda_graph else ""), r.backend]
 
 
 def table(results: list[TrainResult], problem: MaxCutProblem, entropy_qubits: int) -> str:
@@ -38,9 +40,13 @@ def table(results: list[TrainResult], problem: MaxCutProblem, entropy_qubits: in
 
 
 def write_outputs(results: list[TrainResult], problem: MaxCutProblem, out: str, settings: dict) -> list[str]:
-    """Write results.json, history.csv and maxcut.png into ``out``; returns their paths."""
+    """Write results.json, history.csv and maxcut.png into ``out``; returns their paths.
+
+    history.csv holds no wall times (they are in results.json), so two runs
+    with the same seed on the same machine write the same bytes.
+    """
     os.makedirs(out, exist_ok=True)
-    paths = [os.path.join(out, name) for name in ("results.json", "history.csv", "maxcut.png")]
+    paths = [os.path.join(out, name) for name in OUTPUTS]
     with open(paths[0], "w") as f:
         json.dump({
             "problem": {"nodes": [repr(v) for v in problem.nodes], "edges": problem.edges.tolist(),
@@ -49,7 +55,7 @@ def write_outputs(results: list[TrainResult], problem: MaxCutProblem, out: str, 
             "results": [r.to_dict() for r in results],
         }, f, indent=2)
     keys = ["family", "step", "loss", "expected_cut", "readout_cut", "best_cut", "expected_ratio",
-            "readout_ratio", "entropy", "seconds"]
+            "readout_ratio", "entropy"]
     with open(paths[1], "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()

@@ -24,7 +24,7 @@ from .ansatz import MaxCutAnsatz, check_entropy_qubits, default_entropy_qubits
 from .graphed import GraphedStep
 from .objective import readout_candidates
 
-__all__ = ["TrainResult", "train", "OPTIMIZERS", "resolve_device"]
+__all__ = ["TrainResult", "train", "OPTIMIZERS", "Progress", "checkpoint_path", "resolve_device"]
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 AUTO_OPTIMUM_NODES = 24  # brute force runs by default up to this many nodes
@@ -84,33 +84,44 @@ def _save_atomically(payload: dict, path: str) -> None:
     os.replace(tmp, path)  # readers see the old checkpoint or the new one, never half of one
 
 
-class _Progress:
+class Progress:
     """A one-line progress bar on stderr (a line every 10% when stderr is not a terminal)."""
 
-    def __init__(self, label: str, total: int, enabled: bool):
-        self.label, self.total, self.enabled = label, total, enabled
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled = label, enabled
         self.tty = sys.stderr.isatty()
         self.last = 0.0
+        self.done = 0
         self.start = time.perf_counter()
 
-    def update(self, step: int, row: dict) -> None:
+    def update(self, done: int, total: int, text: str = "") -> None:
+        """Show ``done`` of ``total``, then ``text``."""
         if not self.enabled:
             return
         now = time.perf_counter()
-        done = step + 1
-        milestone = done == self.total or done * 10 // self.total != step * 10 // self.total
-        if (self.tty and now - self.last < 0.2 and done != self.total) or (not self.tty and not milestone):
+        finished = done == total
+        milestone = finished or done * 10 // total != self.done * 10 // total
+        self.done = done
+        if (self.tty and now - self.last < 0.2 and not finished) or (not self.tty and not milestone):
             return
         self.last = now
         width = 24
-        bar = "#" * (width * done // self.total)
-        ratio = row.get("readout_ratio")
-        text = (f"{self.label:16s} [{bar:<{width}}] {done}/{self.total}  loss {row['loss']:+.4f}  "
-                f"best cut {row['best_cut']:g}" + (f" ({ratio:.3f})" if ratio is not None else "")
-                + (f"  S {row['entropy']:.3f}" if row.get("entropy") is not None else "")
-                + f"  {now - self.start:.1f}s")
-        print(("\r" if self.tty else "") + text, end="" if self.tty and done != self.total else "\n",
+        bar = "#" * (width * done // total)
+        line = f"{self.label:16s} [{bar:<{width}}] {done}/{total}  {text}  {now - self.start:.1f}s"
+        print(("\r" if self.tty else "") + line, end="" if self.tty and not finished else "\n",
               file=sys.stderr, flush=True)
+
+
+def _progress_text(row: dict) -> str:
+    """What a training progress line shows after the bar: loss, best cut (and ratio), entropy."""
+    ratio = row.get("readout_ratio")
+    return (f"loss {row['loss']:+.4f}  best cut {row['best_cut']:g}" + (f" ({ratio:.3f})" if ratio is not None else "")
+            + (f"  S {row['entropy']:.3f}" if row.get("entropy") is not None else ""))
+
+
+def checkpoint_path(out: str, family: str) -> str:
+    """Where :func:`train` keeps the checkpoint of ``family`` in ``out``."""
+    return os.path.join(out, f"checkpoint-{family}.pt")
 
 
 def train(
@@ -137,7 +148,8 @@ def train(
     out, checkpoint_every, resume
         With ``out``, a checkpoint ``checkpoint-<family>.pt`` is written every
         ``checkpoint_every`` steps and at the end (and on Ctrl-C); ``resume``
-        continues from it, refusing one written for another graph or family.
+        continues from it, refusing a missing one, one written for another
+        graph or family, and one that holds more than ``steps`` steps.
     optimum : float, None or "auto"
         The best cut, for approximation ratios; "auto" brute-forces it up to 24 nodes.
     cuda_graph : bool
@@ -171,11 +183,11 @@ def train(
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, **capturable)
     result = TrainResult(model.family, model.encoding, model.backend, str(dev), model.num_qubits,
                          sum(p.numel() for p in model.parameters()), steps, optimum, -math.inf, [])
-    path = os.path.join(out, f"checkpoint-{model.family}.pt") if out else None
+    path = checkpoint_path(out, model.family) if out else None
     start_step = 0
     if out:
         os.makedirs(out, exist_ok=True)
-    if resume and path and os.path.exists(path):
+    if resume:
         start_step = _restore(path, model, opt, result)
 
     def checkpoint(step_done: int) -> None:
@@ -202,23 +214,31 @@ def train(
         return outputs
 
     run_step = GraphedStep(compute, opt) if graphed else eager_step
-    bar = _Progress(model.family, steps, progress)
+    bar = Progress(model.family, progress)
+    params = list(model.parameters())
     try:
         for step in range(start_step, steps):
             began = time.perf_counter()
             if model.backend == "mps":
-                sampler[0] = torch.Generator(device=dev).manual_seed(seed * 1_000_003 + step)
+                # modulo 2**64: manual_seed takes any seed below 2**64
+                sampler[0] = torch.Generator(device=dev).manual_seed((seed * 1_000_003 + step) % 2**64)
             loss, value, state, candidates, values = run_step()
             with torch.no_grad():
                 s = entropy(state, range(k)) if model.backend != "product" else torch.zeros((), device=dev)
                 best = values.argmax()
+                # the updated angles as the circuit will read them (in its real dtype)
+                angles_finite = torch.stack([torch.isfinite(p.to(model.real_dtype)).all() for p in params]).all()
                 # everything the row needs in one copy to the host (each copy waits for the device)
-                loss_value, expected, s_value, cut, *bits = torch.cat([
-                    torch.stack([loss, value, s, values[best]]).to(torch.float64),
+                loss_value, expected, s_value, cut, angles_ok, *bits = torch.cat([
+                    torch.stack([loss, value, s, values[best], angles_finite]).to(torch.float64),
                     candidates[best].to(torch.float64),
                 ]).tolist()
             if not math.isfinite(loss_value):
-                raise ValueError(f"the loss became {loss_value} at step {step + 1}; lower the learning rate")
+                raise ValueError(f"the loss became {loss_value} at step {step + 1}; "
+                                 f"lower the learning rate (lr={lr:g})")
+            if not angles_ok:
+                raise ValueError(f"step {step + 1} took the angles beyond {model.real_dtype} range; "
+                                 f"the learning rate lr={lr:g} is too large, lower it")
             if cut > result.best_cut:
                 result.best_cut, result.best_bits = cut, [int(b) for b in bits]
             row = {
@@ -229,7 +249,7 @@ def train(
                 row["expected_ratio"] = row["expected_cut"] / optimum
                 row["readout_ratio"] = result.best_cut / optimum
             result.history.append(row)
-            bar.update(step, row)
+            bar.update(step + 1, steps, _progress_text(row))
             # drop this step's autograd graph before the next step starts (a
             # CUDA graph recording must not meet nodes from an eager step)
             del loss, value, state, candidates, values
@@ -245,6 +265,9 @@ def train(
 
 
 def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult) -> int:
+    """Load the checkpoint at ``path`` into model, optimizer and result; return the steps it holds."""
+    if not os.path.exists(path):
+        raise ValueError(f"no checkpoint {path!r} to resume from")
     try:
         saved = torch.load(path, map_location=model.device, weights_only=False)
     except Exception as error:  # a torn or foreign file: say which
@@ -254,6 +277,9 @@ def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult) -> int:
             f"checkpoint {path!r} was written for another graph or family (or depth, backend, encoding); "
             f"remove it or choose another --out"
         )
+    if saved["step"] > result.steps:  # its angles are those after all of its steps: it cannot be cut back
+        raise ValueError(f"checkpoint {path!r} holds {saved['step']} steps, more than the {result.steps} asked for; "
+                         f"ask for at least {saved['step']} steps")
     model.load_state_dict(saved["model"])
     opt.load_state_dict(saved["optimizer"])
     result.history = list(saved["history"])
