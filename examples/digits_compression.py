@@ -13,8 +13,11 @@ from __future__ import annotations
 import argparse
 
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+try:  # the data sets come from scikit-learn, an optional extra
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+except ImportError:
+    raise SystemExit("this example needs scikit-learn: pip install 'tqsim[examples]'") from None
 from torch import nn
 
 import tqsim.nn as tn

@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 
 import torch
-from sklearn.datasets import make_regression
+try:  # the data sets come from scikit-learn, an optional extra
+    from sklearn.datasets import make_regression
+except ImportError:
+    raise SystemExit("this example needs scikit-learn: pip install 'tqsim[examples]'") from None
 
 import tqsim.nn as tn
 
