@@ -54,3 +54,13 @@ def test_ctrl_c_during_the_brute_force_exits_130_with_one_line(tmp_path):
     assert process.returncode == 130
     assert rest.strip() == "tqsim maxcut: interrupted"
     assert os.listdir(tmp_path) == []  # the write probe is gone and nothing was half written
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    # `tqsim demo | head -1`: the pipe closes before the demo has written
+    child = subprocess.Popen([sys.executable, "-m", "tqsim", "demo", "--qubits", "12"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    child.stdout.close()
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 1
+    assert errors == ""

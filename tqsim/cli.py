@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         newline = "\n" if sys.stderr.isatty() else ""  # after a progress bar's unfinished line
         print(f"{newline}tqsim {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `tqsim demo | head`: the reader left, nothing more to say
+        sys.stderr.close()
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
