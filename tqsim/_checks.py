@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Iterable, Sequence
 
 import torch
@@ -88,6 +89,38 @@ def fits_dense(num_qubits: int, what: str = "a dense state of", limit: str = "ke
     """Refuse a dense vector of more than :data:`MAX_DENSE_QUBITS` qubits (2**30 amplitudes, 8-16 GiB)."""
     if num_qubits > MAX_DENSE_QUBITS:
         raise ValueError(f"{what} {num_qubits} qubits does not fit; {limit} {MAX_DENSE_QUBITS}")
+
+
+def device_memory(dev: torch.device) -> int | None:
+    """Total memory of ``dev`` in bytes (None where the platform does not tell)."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_properties(dev).total_memory
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def byte_size(nbytes: int) -> str:
+    """``nbytes`` in binary units: ``16 TiB``."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    if nbytes.bit_length() > 1000:  # too large for a float
+        return f"2**{nbytes.bit_length() - 1} bytes"
+    k = min(max(nbytes.bit_length() - 1, 0) // 10, len(units) - 1)
+    return f"{nbytes / (1 << (10 * k)):.4g} {units[k]}"
+
+
+def fits_memory(entries: int, dtype: torch.dtype, dev: torch.device, what: str) -> None:
+    """Refuse, before allocating, a tensor of ``entries`` elements larger than the whole memory of ``dev``.
+
+    The total rather than the free memory: the answer must not depend on what
+    else runs at the moment, and what cannot fit into an empty device never will.
+    """
+    needed = entries * dtype.itemsize
+    total = device_memory(dev)
+    if total is not None and needed > total:
+        raise ValueError(f"{what} needs {byte_size(needed)} as {str(dtype).removeprefix('torch.')} and does not fit "
+                         f"in the {byte_size(total)} of memory of {dev}")
 
 
 def farthest_from_one(values: torch.Tensor) -> str:

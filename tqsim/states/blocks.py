@@ -153,6 +153,18 @@ class BlockProductState:
     def inner(self, other: "BlockProductState") -> torch.Tensor:
         """<self|other>, whatever the two groupings: a product over the groups
         that the blocks of both states join into (each at most 30 qubits)."""
+        value = None
+        for a, b in self.joint_kets(other):
+            term = (a.conj() * b).sum()
+            value = term if value is None else value * term
+        return value
+
+    def joint_kets(self, other: "BlockProductState"):
+        """Both states' dense kets over each group of qubits that their blocks join, group by group.
+
+        Overlaps and distances between two groupings are products (or sums)
+        over these groups, so no dense ket of the whole register is needed.
+        """
         if not isinstance(other, BlockProductState):
             raise TypeError(f"expected a BlockProductState, got {type(other).__name__}")
         if other.num_qubits != self.num_qubits:
@@ -164,13 +176,9 @@ class BlockProductState:
             raise ValueError(f"the two groupings join {too_big} qubits into one group; an overlap needs "
                              f"groups of at most {_checks.MAX_DENSE_QUBITS} qubits")
         group_of = {q: g for g in groups for q in g}
-        value = None
         for group in groups:
-            a = _kron([(q, sv.amplitudes()) for q, sv in mine if group_of[q[0]] is group])
-            b = _kron([(q, sv.amplitudes()) for q, sv in theirs if group_of[q[0]] is group])
-            term = (a.conj() * b).sum()
-            value = term if value is None else value * term
-        return value
+            yield tuple(_kron([(q, sv.amplitudes()) for q, sv in blocks if group_of[q[0]] is group])
+                        for blocks in (mine, theirs))
 
     # -------------------------------------------------------------- read-out
     def expectation(self, observable) -> torch.Tensor:

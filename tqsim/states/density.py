@@ -8,6 +8,8 @@ is flat qubit ``n + q``. ``U rho U^dagger`` is then ``U`` on the row qubits and
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -31,7 +33,9 @@ class DensityMatrix(DenseState):
     def zeros(cls, num_qubits: int, dtype: torch.dtype | None = None, device=None) -> "DensityMatrix":
         """|0...0><0...0|."""
         n = _checks.num_qubits(num_qubits)
-        rho = torch.zeros(1 << n, 1 << n, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        dtype, dev = _checks.complex_dtype(dtype), _checks.device(device)
+        _check_fits(n, dtype, dev)
+        rho = torch.zeros(1 << n, 1 << n, dtype=dtype, device=dev)
         rho[0, 0] = 1
         return cls(rho, n)
 
@@ -41,6 +45,7 @@ class DensityMatrix(DenseState):
         if not isinstance(state, StateVector):
             raise TypeError(f"from_state expects a StateVector, got {type(state).__name__}")
         amps = state.amplitudes()
+        _check_fits(state.num_qubits, state.dtype, state.device, math.prod(state.batch_shape))
         return cls(amps.unsqueeze(-1) * amps.conj().unsqueeze(-2), state.num_qubits)
 
     @classmethod
@@ -155,3 +160,10 @@ class DensityMatrix(DenseState):
         out = buffers.target(flat, flat.shape, flat) if buffers else None
         return apply_matrix(flat, sup, qubits, out=out).reshape(data.shape)
 
+
+def _check_fits(num_qubits: int, dtype: torch.dtype, device: torch.device, batch: int = 1) -> None:
+    """Refuse ``batch`` matrices of ``4**num_qubits`` entries that the device's memory cannot hold."""
+    what = f"a density matrix of {num_qubits} qubits"
+    if batch > 1:
+        what = f"a batch of {batch} density matrices of {num_qubits} qubits"
+    _checks.fits_memory(batch << (2 * num_qubits), dtype, device, what)

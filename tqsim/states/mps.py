@@ -4,7 +4,9 @@ The state is kept in mixed canonical form around an orthogonality centre, so
 Schmidt values, norms and local expectation values need only the tensors near
 the centre. A 2-qubit gate on neighbours contracts the two cores, applies the
 gate and splits them again with a truncated SVD (``max_bond``, ``cutoff``);
-the discarded weight of every split is recorded. Gates on qubits that are not
+the discarded weight of every split is recorded and the state renormalised, so
+every MPS has unit norm (the constructor refuses cores that are not a unit
+state unless told to normalise them). Gates on qubits that are not
 neighbours are brought together by a network of SWAPs and sent back afterwards
 (each SWAP is an exact gate followed by the same truncated split); gates on 3
 or more qubits are applied to the merged block of their cores and split back
@@ -20,7 +22,7 @@ import torch
 
 from .. import _checks, fusion
 from ..tensor.contract import contract
-from ..tensor.flat import permute_qubits
+from ..tensor.flat import gram_over_axes, permute_qubits, run_grouped_shape
 from ..tensor.svd import svd, truncated_svd
 from ..tensor.tt import check_cores, tt_from_dense, tt_merge, tt_move_center, tt_orthogonalize, tt_to_dense
 from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
@@ -29,7 +31,6 @@ from .statevector import StateVector
 __all__ = ["MPS"]
 
 _SWAP = [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]]
-DENSE_LIMIT = 30  # largest n that to_statevector / probabilities() will write out
 
 
 def check_truncation(max_bond, cutoff) -> tuple[int | None, float]:
@@ -56,8 +57,15 @@ class MPS:
     cutoff : float
         Largest relative discarded weight per split (quimb's ``'rsum2'``).
     center : int
-        Orthogonality centre of ``cores`` (cores left of it left-orthogonal,
-        right of it right-orthogonal).
+        Site of the orthogonality centre: the cores are brought into mixed
+        canonical form around it (left of it left-orthogonal, right of it
+        right-orthogonal).
+    discarded : sequence of float
+        Discarded weights of earlier truncations, carried into
+        :meth:`truncation_error`.
+    normalize : bool
+        Rescale the state to unit norm; without it, cores whose state does
+        not have unit norm (within ``sqrt(eps)``) are refused.
 
     Build one with :meth:`zeros`, :meth:`from_statevector` or :meth:`random`.
     """
@@ -71,18 +79,47 @@ class MPS:
         cutoff: float = 1e-12,
         center: int = 0,
         discarded: Sequence[float] = (),
+        normalize: bool = False,
     ):
-        self.cores = list(cores)
-        check_cores(self.cores)
-        if any(c.shape[1] != 2 for c in self.cores):
-            raise ValueError(f"MPS cores need a physical size of 2, got {[c.shape[1] for c in self.cores]}")
-        self.num_qubits = len(self.cores)
-        self.max_bond, self.cutoff = check_truncation(max_bond, cutoff)
-        if isinstance(center, bool) or not isinstance(center, int) or not 0 <= center < self.num_qubits:
-            raise IndexError(f"center {center!r} out of range for {self.num_qubits} sites (allowed 0..{self.num_qubits - 1})")
+        cores = list(cores)
+        check_cores(cores)
+        if any(c.shape[1] != 2 for c in cores):
+            raise ValueError(f"MPS cores need a physical size of 2, got {[c.shape[1] for c in cores]}")
+        if len({c.dtype for c in cores}) > 1:
+            raise TypeError(f"MPS cores must share one dtype, got {sorted({str(c.dtype) for c in cores})}")
+        _checks.complex_dtype(cores[0].dtype)
+        max_bond, cutoff = check_truncation(max_bond, cutoff)
+        if isinstance(center, bool) or not isinstance(center, int) or not 0 <= center < len(cores):
+            raise IndexError(f"center {center!r} out of range for {len(cores)} sites (allowed 0..{len(cores) - 1})")
+        if not bool(torch.stack([torch.isfinite(c.detach()).all() for c in cores]).all()):
+            raise ValueError("MPS cores hold NaN or infinite values")
+        # canonical form makes the norm that of one core (and the centre what it claims to be)
+        cores = tt_orthogonalize(cores, center)
+        norm = torch.linalg.vector_norm(cores[center])
+        if normalize:
+            if norm.item() == 0:
+                raise ValueError("cannot normalize a zero state")
+            cores[center] = cores[center] / norm
+        elif abs(norm.item() - 1) > _checks.tolerance(cores[0].dtype):
+            raise ValueError(f"MPS cores have norm {_checks.farthest_from_one(norm)}, not 1 "
+                             f"(pass normalize=True to rescale)")
+        self._set(cores, max_bond, cutoff, center, discarded)
+
+    def _set(self, cores: list[torch.Tensor], max_bond, cutoff, center: int, discarded) -> None:
+        self.cores = cores
+        self.num_qubits = len(cores)
+        self.max_bond, self.cutoff = max_bond, cutoff
         self.center = center
         #: relative discarded weight of every truncating split, in order
         self.discarded = list(discarded)
+
+    @classmethod
+    def _trusted(cls, cores, max_bond, cutoff, center: int, discarded=()) -> "MPS":
+        """An MPS of cores that tqsim itself made canonical around ``center``
+        with unit norm: skips the constructor's checks and its canonical sweep."""
+        mps = cls.__new__(cls)
+        mps._set(list(cores), max_bond, cutoff, center, discarded)
+        return mps
 
     # ----------------------------------------------------------- constructors
     @classmethod
@@ -91,13 +128,18 @@ class MPS:
     ) -> "MPS":
         """|0...0> with bond dimension 1."""
         n = _checks.num_qubits(num_qubits)
+        max_bond, cutoff = check_truncation(max_bond, cutoff)
         core = torch.zeros(1, 2, 1, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
         core[0, 0, 0] = 1
-        return cls([core.clone() for _ in range(n)], max_bond, cutoff)
+        return cls._trusted([core.clone() for _ in range(n)], max_bond, cutoff, 0)
 
     @classmethod
     def from_statevector(cls, state: StateVector, max_bond: int | None = None, cutoff: float = 1e-12) -> "MPS":
-        """Split a state vector into an MPS by successive truncated SVDs."""
+        """Split a state vector into an MPS by successive truncated SVDs.
+
+        The state is renormalised after truncation (what was dropped is in
+        :meth:`truncation_error`); a zero vector is refused.
+        """
         if not isinstance(state, StateVector):
             raise TypeError(f"from_statevector expects a StateVector, got {type(state).__name__}")
         if state.batch_shape:
@@ -105,8 +147,12 @@ class MPS:
         max_bond, cutoff = check_truncation(max_bond, cutoff)
         n = state.num_qubits
         cores, discarded = tt_from_dense(state.amplitudes(), max_bond, cutoff, shape=[2] * n)
-        mps = cls(cores, max_bond, cutoff, center=n - 1, discarded=[discarded] if discarded else [])
-        return mps
+        # all cores but the last are left-orthogonal: the last one carries the norm
+        norm = torch.linalg.vector_norm(cores[-1])
+        if norm.item() == 0:
+            raise ValueError("from_statevector got a zero vector; a state needs a nonzero norm")
+        cores[-1] = cores[-1] / norm
+        return cls._trusted(cores, max_bond, cutoff, n - 1, [discarded] if discarded else [])
 
     @classmethod
     def random(
@@ -122,6 +168,7 @@ class MPS:
         """A normalised MPS with random Gaussian cores of bond dimension up to ``bond``."""
         n = _checks.num_qubits(num_qubits)
         bond = _checks.positive_int(bond, "bond")
+        max_bond, cutoff = check_truncation(max_bond, cutoff)
         dtype = _checks.complex_dtype(dtype)
         dev = _checks.device(device)
         dims = [1] + [min(bond, 2 ** min(q, n - q)) for q in range(1, n)] + [1]
@@ -132,7 +179,7 @@ class MPS:
         ]
         cores = tt_orthogonalize(cores, 0)
         cores[0] = cores[0] / torch.linalg.vector_norm(cores[0])
-        return cls(cores, max_bond, cutoff, center=0)
+        return cls._trusted(cores, max_bond, cutoff, 0)
 
     # ------------------------------------------------------------- properties
     @property
@@ -148,10 +195,17 @@ class MPS:
         return torch.Size()
 
     def to(self, device=None, dtype=None) -> "MPS":
+        """A copy on another device and/or complex dtype.
+
+        A new dtype gets a fresh canonical form and norm: complex64 cores are
+        orthogonal and normalised only to complex64 precision.
+        """
         dev = _checks.device(device) if device is not None else self.device
         dt = _checks.complex_dtype(dtype) if dtype is not None else self.dtype
         cores = [c.to(device=dev, dtype=dt) for c in self.cores]
-        return MPS(cores, self.max_bond, self.cutoff, self.center, self.discarded)
+        if dt == self.dtype:
+            return MPS._trusted(cores, self.max_bond, self.cutoff, self.center, self.discarded)
+        return MPS(cores, self.max_bond, self.cutoff, self.center, self.discarded, normalize=True)
 
     def bond_dimensions(self) -> list[int]:
         """The ``n - 1`` bond dimensions, left to right."""
@@ -174,10 +228,11 @@ class MPS:
 
     # ----------------------------------------------------------- conversions
     def to_statevector(self) -> StateVector:
-        """The dense state (n <= 30)."""
-        if self.num_qubits > DENSE_LIMIT:
-            raise ValueError(f"a dense state of {self.num_qubits} qubits does not fit; keep n <= {DENSE_LIMIT}")
-        return StateVector(tt_to_dense(self.cores).reshape(-1), self.num_qubits)
+        """The dense state (n <= 30, and no larger than the device's memory)."""
+        n = self.num_qubits
+        _checks.fits_dense(n)
+        _checks.fits_memory(1 << n, self.dtype, self.device, f"a dense state of {n} qubits")
+        return StateVector(tt_to_dense(self.cores).reshape(-1), n)
 
     def amplitudes(self) -> torch.Tensor:
         """The dense amplitude vector (n <= 30)."""
@@ -189,7 +244,7 @@ class MPS:
             raise IndexError(f"center {center} out of range for {self.num_qubits} sites")
         cores = list(self.cores)
         tt_move_center(cores, self.center, center)
-        return MPS(cores, self.max_bond, self.cutoff, center, self.discarded)
+        return MPS._trusted(cores, self.max_bond, self.cutoff, center, self.discarded)
 
     # ----------------------------------------------------------- entanglement
     def schmidt_values(self, cut: int) -> torch.Tensor:
@@ -207,6 +262,34 @@ class MPS:
         from ..info import entropy_of_spectrum
 
         return entropy_of_spectrum(self.schmidt_values(cut) ** 2, alpha, base)
+
+    def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
+        """Reduced density matrix ``(2**k, 2**k)`` of sorted, distinct qubits ``keep``
+        (:func:`tqsim.partial_trace` checks them and takes any order).
+
+        With the orthogonality centre inside ``[first, last]`` the chain outside
+        contracts to the identity, and the span between is contracted the
+        cheaper of two ways (counted in multiplications from the bonds):
+
+        - merged into one ket ``(left, 2**span, right)``, whose Gram matrix over
+          the kept qubits is the answer: ``O(2**(span + k) chi**2)``, best when
+          the bonds are large, as in a state that is dense anyway;
+        - two environments that carry the open ket and bra indices, grown from
+          both ends to meet in the middle, so neither holds more than about half
+          of the kept qubits: ``O(span 4**(k/2) chi**3)``, best for long spans
+          of small bonds.
+        """
+        first, last = keep[0], keep[-1]
+        cores = list(self.cores)
+        center = min(max(self.center, first), last)
+        tt_move_center(cores, self.center, center)
+        span = cores[first:last + 1]
+        local = [q - first for q in keep]
+        if _merged_cost(span, len(keep)) <= _environments_cost(span, local):
+            shape, axes = run_grouped_shape(len(span), local)
+            block = tt_merge(span).reshape(span[0].shape[0], *shape, span[-1].shape[-1])
+            return gram_over_axes(block, [a + 1 for a in axes])
+        return _environments_reduced(span, local)
 
     # -------------------------------------------------------------- read-out
     def expectation(self, observable) -> torch.Tensor:
@@ -318,7 +401,72 @@ class MPS:
         for block in fusion.plan(gates, 2):
             op = fusion.build_operator(block, self.dtype, self.device, operators)
             run.apply(torch.diag_embed(op) if block.is_diagonal else op, list(block.qubits))
-        return MPS(run.cores, self.max_bond, self.cutoff, run.center, run.discarded)
+        return MPS._trusted(run.cores, self.max_bond, self.cutoff, run.center, run.discarded)
+
+
+def _merged_cost(span: Sequence[torch.Tensor], k: int) -> int:
+    """Multiplications to merge ``span`` into one ket and take its Gram matrix over ``k`` qubits."""
+    rows, cost = 2 * span[0].shape[0], 0
+    for core in span[1:]:  # (left, 2**j, bond) times the core (bond, 2, bond')
+        cost += rows * core.numel()
+        rows *= 2
+    return cost + (rows * span[-1].shape[-1] << k)
+
+
+def _left_half(keep: Sequence[int]) -> int:
+    """How many kept sites the left environment takes (the right one takes the rest)."""
+    return max(1, len(keep) // 2)
+
+
+def _environments_cost(span: Sequence[torch.Tensor], keep: Sequence[int]) -> int:
+    """Multiplications of :func:`_environments_reduced`: per site ``P**2 a b (2a + 2b)``, or
+    ``(2a + 4b)`` on a kept site, for ``P`` kept outcomes so far and bonds ``a`` (outer), ``b``."""
+    split = keep[_left_half(keep) - 1]
+    cost = 0
+    for sites, outer in ((range(split + 1), 0), (range(len(span) - 1, split, -1), 2)):
+        outcomes = 1
+        for q in sites:
+            a, b = span[q].shape[outer], span[q].shape[2 - outer]
+            kept = q in keep
+            cost += outcomes * outcomes * a * b * (2 * a + (4 if kept else 2) * b)
+            outcomes <<= kept
+    return cost + (span[split].shape[-1] ** 2 << 2 * len(keep))  # where the two meet
+
+
+def _environments_reduced(span: Sequence[torch.Tensor], keep: Sequence[int]) -> torch.Tensor:
+    """Reduced state over two or more ``keep`` (positions in ``span``, first and last included)
+    from two environments (one kept site always merges more cheaply)."""
+    k, k_left = len(keep), _left_half(keep)
+    split = keep[k_left - 1]
+    left = _environment(span, range(split + 1), keep, from_right=False)
+    right = _environment(span, range(len(span) - 1, split, -1), keep, from_right=True)
+    rho = contract("pqzw,rszw->prqs", left, right).reshape(1 << k, 1 << k)
+    if k - k_left > 1:
+        # the right environment listed its qubits from the last one down: put them back in order
+        order = list(range(k_left)) + list(range(k - 1, k_left - 1, -1))
+        rho = permute_qubits(rho.reshape(-1), order + [k + o for o in order]).reshape(rho.shape)
+    return rho
+
+
+def _environment(cores, sites: Sequence[int], keep: Sequence[int], from_right: bool) -> torch.Tensor:
+    """Ket and bra contracted over ``sites`` (in the order given), kept indices left open.
+
+    Returns ``(ket outcomes, bra outcomes, ket bond, bra bond)``; the outcomes
+    are ordered as the kept sites were visited. The first visited site is a
+    kept one, and the chain beyond it must contract to the identity (canonical form).
+    """
+    env = None
+    for q in sites:
+        core = cores[q].permute(2, 1, 0) if from_right else cores[q]  # (outer bond, 2, inner bond)
+        if env is None:
+            env = contract("asy,atx->styx", core, core.conj())
+        elif q in keep:
+            env = contract("pqzw,zsy,wtx->psqtyx", env, core, core.conj())
+            p, s, qq, t = env.shape[:4]
+            env = env.reshape(p * s, qq * t, *env.shape[4:])
+        else:
+            env = contract("pqzw,zsy,wsx->pqyx", env, core, core.conj())
+    return env
 
 
 class _Evolution:

@@ -30,7 +30,9 @@ class StateVector(DenseState):
     def zeros(cls, num_qubits: int, dtype: torch.dtype | None = None, device=None) -> "StateVector":
         """|0...0> on ``num_qubits`` qubits."""
         n = _checks.num_qubits(num_qubits)
-        amps = torch.zeros(1 << n, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        dtype, dev = _checks.complex_dtype(dtype), _checks.device(device)
+        _check_fits(n, dtype, dev)
+        amps = torch.zeros(1 << n, dtype=dtype, device=dev)
         amps[:1].fill_(1)  # a fill, not a copy from a host scalar (which a CUDA graph cannot record)
         return cls(amps, n)
 
@@ -47,7 +49,9 @@ class StateVector(DenseState):
                 raise ValueError(f"bits must be a non-empty sequence of 0 and 1, got {bits!r}")
         n = len(values)
         index = int("".join(str(b) for b in values), 2)
-        amps = torch.zeros(1 << n, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
+        dtype, dev = _checks.complex_dtype(dtype), _checks.device(device)
+        _check_fits(n, dtype, dev)
+        amps = torch.zeros(1 << n, dtype=dtype, device=dev)
         amps[index] = 1
         return cls(amps, n)
 
@@ -107,6 +111,7 @@ class StateVector(DenseState):
         dtype = _checks.complex_dtype(dtype)
         dev = _checks.device(device)
         shape = (1 << n,) if batch is None else (_checks.positive_int(batch, "batch"), 1 << n)
+        _check_fits(n, dtype, dev, 1 if batch is None else shape[0])
         gen_device = generator.device if generator is not None else dev
         amps = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device).to(dev)
         return cls(amps / torch.linalg.vector_norm(amps, dim=-1, keepdim=True), n)
@@ -151,6 +156,14 @@ class StateVector(DenseState):
         if is_diagonal:
             return apply_diagonal(data, op, qubits, out=out)
         return apply_matrix(data, op, qubits, out=out)
+
+
+def _check_fits(num_qubits: int, dtype: torch.dtype, device: torch.device, batch: int = 1) -> None:
+    """Refuse ``batch`` vectors of ``2**num_qubits`` amplitudes that the device's memory cannot hold."""
+    what = f"a state vector of {num_qubits} qubits"
+    if batch > 1:
+        what = f"a batch of {batch} state vectors of {num_qubits} qubits"
+    _checks.fits_memory(batch << num_qubits, dtype, device, what)
 
 
 def _check_finite(amps: torch.Tensor) -> None:

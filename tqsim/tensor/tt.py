@@ -28,6 +28,7 @@ __all__ = [
     "tt_from_dense",
     "tt_terms",
     "tt_merge",
+    "tt_sum",
     "tt_to_dense",
     "tt_orthogonalize",
     "tt_move_center",
@@ -111,8 +112,9 @@ def tt_merge(cores: Sequence[torch.Tensor]) -> torch.Tensor:
     """Contract a run of neighbouring cores into one core ``(r_first, prod n_k, r_last)``."""
     block = cores[0]
     for core in cores[1:]:
-        # (a, N, b) x (b, n, c) -> (a, N * n, c)
-        block = contract("anb,bmc->anmc", block, core).reshape(block.shape[0], -1, core.shape[-1])
+        # (a N, b) @ (b, n c) -> (a, N n, c): one product of free views
+        block = (block.reshape(-1, core.shape[0]) @ core.reshape(core.shape[0], -1)).reshape(
+            block.shape[0], -1, core.shape[-1])
     return block
 
 
@@ -194,6 +196,15 @@ def tt_round(
         cores[k + 1] = contract("ab,bnc->anc", carry, cores[k + 1])
         discarded += split.discarded
     return cores, discarded
+
+
+def tt_sum(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Cores of the train ``a + b``: bond dimensions add, inner cores are block diagonal."""
+    if len(a) == 1:
+        return [a[0] + b[0]]
+    inner = [torch.stack([torch.block_diag(x[:, s], y[:, s]) for s in range(x.shape[1])], 1)
+             for x, y in zip(a[1:-1], b[1:-1])]
+    return [torch.cat([a[0], b[0]], 2), *inner, torch.cat([a[-1], b[-1]], 0)]
 
 
 def tt_inner(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
