@@ -524,3 +524,18 @@ def test_main_job_shows_the_brute_force_progress_unless_told_not_to(tmp_path, ca
     assert "brute force      [########################] 32/32  cuts scored" in capsys.readouterr().err
     assert main([*argv, "--out", str(tmp_path / "b"), "--no-progress"]) == 0
     assert "brute force" not in capsys.readouterr().err
+
+
+def test_resume_refuses_another_learning_rate_or_seed(tmp_path, capsys):
+    # Adam's saved state carries the old lr, so a silent resume would train on with it
+    argv = ["maxcut", "--nodes", "6", "--family", "one-directional", "--out", str(tmp_path), "--no-progress",
+            "--device", "cpu", "--steps", "3"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--steps", "5", "--lr", "0.2", "--resume"]) == 1
+    assert "was trained with lr 0.05 (now 0.2); resume with the same settings" in capsys.readouterr().err
+    assert main([*argv, "--steps", "5", "--resume"]) == 0
+    # on the command line --seed also picks the graph; through train() it seeds the read-out alone
+    model = make_ansatz("one-directional", MaxCutProblem.random_regular(6, 3, seed=0), seed=0)
+    with pytest.raises(ValueError, match=r"was trained with seed 0 \(now 1\)"):
+        train(model, steps=6, out=str(tmp_path), resume=True, seed=1, progress=False, device="cpu")

@@ -187,15 +187,17 @@ def train(
     start_step = 0
     if out:
         os.makedirs(out, exist_ok=True)
+    # what the rest of the run depends on beside the model: a resume must not change it
+    training = {"optimizer": optimizer, "lr": lr, "seed": seed}
     if resume:
-        start_step = _restore(path, model, opt, result)
+        start_step = _restore(path, model, opt, result, training)
 
     def checkpoint(step_done: int) -> None:
         if path:
             _save_atomically({
                 "fingerprint": _fingerprint(model), "step": step_done, "model": model.state_dict(),
                 "optimizer": opt.state_dict(), "history": result.history, "best_cut": result.best_cut,
-                "best_bits": result.best_bits,
+                "best_bits": result.best_bits, "training": training,
             }, path)
 
     # MPS read-outs sample: from a generator seeded per step, so resumed runs retrace
@@ -264,7 +266,7 @@ def train(
     return result
 
 
-def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult) -> int:
+def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult, training: dict) -> int:
     """Load the checkpoint at ``path`` into model, optimizer and result; return the steps it holds."""
     if not os.path.exists(path):
         raise ValueError(f"no checkpoint {path!r} to resume from")
@@ -280,6 +282,12 @@ def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult) -> int:
     if saved["step"] > result.steps:  # its angles are those after all of its steps: it cannot be cut back
         raise ValueError(f"checkpoint {path!r} holds {saved['step']} steps, more than the {result.steps} asked for; "
                          f"ask for at least {saved['step']} steps")
+    before = saved.get("training", {})  # absent in checkpoints of earlier releases: every setting unknown
+    changed = [f"{key} {before.get(key, 'unknown')!r} (now {value!r})" for key, value in training.items()
+               if before.get(key) != value]
+    if changed:  # the optimizer state would silently bring back the old lr, and sampling the old seed
+        raise ValueError(f"checkpoint {path!r} was trained with {', '.join(changed)}; resume with the same "
+                         f"settings or choose another --out")
     model.load_state_dict(saved["model"])
     opt.load_state_dict(saved["optimizer"])
     result.history = list(saved["history"])
