@@ -6,7 +6,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from tqsim.tensor.matfunc import logm_support, sqrtm_psd, unresolved_eigenvalues
+from tqsim.tensor.matfunc import hermitian_eigvalsh, logm_support, sqrtm_psd, unresolved_eigenvalues
 from tqsim.tensor.tt import tt_from_dense, tt_sum, tt_to_dense
 
 
@@ -75,3 +75,23 @@ def test_tt_sum_is_dense_addition():
     cores_b, _ = tt_from_dense(b, max_rank=None)
     total = tt_to_dense(tt_sum(cores_a, cores_b))
     np.testing.assert_allclose(total.numpy(), (a + b).numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("breakdown", ["raises", "nan"])
+def test_single_precision_breakdowns_are_retried_in_double(monkeypatch, breakdown):
+    # MKL's cheevd failed to converge (or gave NaN) on a complex64 matrix of rounding noise;
+    # the retry must give NumPy's answer in the input's precision
+    rho = torch.tensor(random_psd(6, 3, 4), dtype=torch.complex64)
+    solver = torch.linalg.eigvalsh
+
+    def flaky(m):
+        if m.dtype == torch.complex64:
+            if breakdown == "raises":
+                raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+            return torch.full(m.shape[:-1], float("nan"))
+        return solver(m)
+
+    monkeypatch.setattr(torch.linalg, "eigvalsh", flaky)
+    lam = hermitian_eigvalsh(rho)
+    assert lam.dtype == torch.float32
+    np.testing.assert_allclose(lam.numpy(), np.linalg.eigvalsh(rho.numpy().astype(np.complex128)), atol=1e-6)

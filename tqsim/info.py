@@ -35,7 +35,7 @@ from .states.blocks import BlockProductState, device_index
 from .states.product import ProductState
 from .tensor.contract import contract
 from .tensor.flat import ket_reduced, permute_qubits, trace_out
-from .tensor.matfunc import logm_support, sqrtm_psd, unresolved_eigenvalues
+from .tensor.matfunc import hermitian_eigh, hermitian_eigvalsh, logm_support, sqrtm_psd, unresolved_eigenvalues
 from .tensor.tt import tt_inner, tt_orthogonalize, tt_sum
 
 __all__ = [
@@ -254,14 +254,14 @@ def _spectrum(state, subsystem: Sequence[int]) -> torch.Tensor:
         subsystem = _complement(subsystem, n) or subsystem  # same spectrum, smaller matrix
     if len(subsystem) == n and isinstance(state, PURE_KINDS):  # one eigenvalue 1 per batch entry
         return torch.ones(*state.batch_shape, 1, dtype=_checks.real_dtype(state.dtype), device=state.device)
-    return torch.linalg.eigvalsh(partial_trace(state, subsystem).matrix())
+    return hermitian_eigvalsh(partial_trace(state, subsystem).matrix())
 
 
 def _per_qubit_spectra(state: ProductState, subsystem: Sequence[int]) -> torch.Tensor:
     """Eigenvalues of each kept qubit's (pure) state, shape (k, 2)."""
     v = state.vectors[list(subsystem)]
     rho = v.unsqueeze(-1) * v.conj().unsqueeze(-2)
-    return torch.linalg.eigvalsh(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1)[:, None, None])
+    return hermitian_eigvalsh(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1)[:, None, None])
 
 
 def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
@@ -384,7 +384,7 @@ def partial_transpose(state, subsystem: Sequence[int]) -> torch.Tensor:
 def _partial_transpose_spectrum(state, a, b) -> torch.Tensor:
     _check_state(state)
     a, b = _disjoint(a, b, state.num_qubits)
-    return torch.linalg.eigvalsh(_transpose_qubits(partial_trace(state, a + b).matrix(), range(len(a))))
+    return hermitian_eigvalsh(_transpose_qubits(partial_trace(state, a + b).matrix(), range(len(a))))
 
 
 def negativity(state, a: Sequence[int], b: Sequence[int]) -> torch.Tensor:
@@ -583,7 +583,7 @@ def trace_distance(a, b) -> torch.Tensor:
     if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
         return _pure_distance(a, b)
     difference = _density(a, "trace_distance") - _density(b, "trace_distance")
-    return torch.linalg.eigvalsh(difference).abs().sum(-1) / 2
+    return hermitian_eigvalsh(difference).abs().sum(-1) / 2
 
 
 def bures_distance(a, b) -> torch.Tensor:
@@ -662,11 +662,11 @@ def relative_entropy(rho, sigma, base: float = math.e) -> torch.Tensor:
     _check_alpha_base(1, base)
     r, s = _density(rho, "relative_entropy"), _density(sigma, "relative_entropy")
     with torch.no_grad():
-        q, v = torch.linalg.eigh(s)
+        q, v = hermitian_eigh(s)
         weight = torch.diagonal(v.mH @ r @ v, dim1=-2, dim2=-1).real  # rho's weight on each eigenvector of sigma
         outside = (weight * unresolved_eigenvalues(q)).sum(-1) > r.shape[-1] * torch.finfo(q.dtype).eps
     cross = (r * logm_support(s).mT).sum((-2, -1)).real  # Tr(rho log sigma)
-    value = -entropy_of_spectrum(torch.linalg.eigvalsh(r)) - cross
+    value = -entropy_of_spectrum(hermitian_eigvalsh(r)) - cross
     return torch.where(outside, math.inf, value) / math.log(base)
 
 

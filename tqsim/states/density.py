@@ -15,6 +15,7 @@ import torch
 
 from .. import _checks
 from ..tensor.flat import apply_diagonal, apply_matrix, num_qubits_of
+from ..tensor.matfunc import hermitian_eigvalsh
 from .base import DenseState
 from .statevector import StateVector
 
@@ -78,7 +79,7 @@ class DensityMatrix(DenseState):
         # positive semidefinite within tol: rho + tol*I has a Cholesky factor
         shifted = values + tol * torch.eye(values.shape[-1], dtype=values.dtype, device=values.device)
         if bool((torch.linalg.cholesky_ex(shifted).info != 0).any()):
-            lowest = torch.linalg.eigvalsh(values).min().item()
+            lowest = hermitian_eigvalsh(values).min().item()
             raise ValueError(f"density matrix is not positive semidefinite: eigenvalue {lowest:.3g} < 0")
         return cls(rho, n)
 

@@ -513,7 +513,9 @@ class _Evolution:
             s = split.s
             if split.discarded > 0:
                 self.discarded.append(split.discarded)
-                s = s / math.sqrt(1 - split.discarded)  # keep the norm of the state
+                # back to norm 1 exactly: rescaling by 1/sqrt(1 - discarded) carried the
+                # previous rounding forward, and complex64 drifted to 1 + 3e-6 in 46 splits
+                s = s / torch.linalg.vector_norm(s)
             block = (s.to(split.vh.dtype).unsqueeze(-1) * split.vh).reshape(-1, rest, right_bond)
             left_bond = block.shape[0]
         self.cores[first + k - 1] = block

@@ -13,7 +13,45 @@ import math
 
 import torch
 
-__all__ = ["logm_support", "psd_function", "sqrtm_psd", "unresolved_eigenvalues"]
+__all__ = ["hermitian_eigh", "hermitian_eigvalsh", "logm_support", "psd_function", "sqrtm_psd",
+           "unresolved_eigenvalues"]
+
+
+_WIDER = {torch.complex64: torch.complex128, torch.float32: torch.float64}
+
+
+def _solve_hermitian(solve, m: torch.Tensor):
+    """``solve(m)``, retried in double precision where the single-precision solver breaks down.
+
+    MKL's single-precision Hermitian solver can fail to converge, or return
+    NaN, on matrices whose eigenvalues are all rounding noise (the difference
+    of two equal complex64 density matrices did, at entries of 1e-8). The
+    retry costs nothing on the inputs that succeed; on CUDA, where cuSOLVER
+    runs and a check would wait for the device, results pass through.
+    """
+    try:
+        result = solve(m)
+        values = result[0] if isinstance(result, tuple) else result
+        if m.device.type != "cpu" or m.dtype not in _WIDER or bool(torch.isfinite(values).all()):
+            return result
+    except torch.linalg.LinAlgError:
+        if m.dtype not in _WIDER:
+            raise
+    result = solve(m.to(_WIDER[m.dtype]))
+    real = m.real.dtype if m.is_complex() else m.dtype
+    if isinstance(result, tuple):
+        return result[0].to(real), result[1].to(m.dtype)
+    return result.to(real)
+
+
+def hermitian_eigvalsh(m: torch.Tensor) -> torch.Tensor:
+    """``torch.linalg.eigvalsh`` that survives the single-precision solver's breakdowns."""
+    return _solve_hermitian(torch.linalg.eigvalsh, m)
+
+
+def hermitian_eigh(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.linalg.eigh`` that survives the single-precision solver's breakdowns."""
+    return _solve_hermitian(torch.linalg.eigh, m)
 
 
 def unresolved_eigenvalues(lam: torch.Tensor) -> torch.Tensor:
@@ -35,7 +73,7 @@ def psd_function(rho: torch.Tensor, f, divided) -> torch.Tensor:
     finite on repeated eigenvalues (a maximally mixed state, a pure state's
     kernel), where ``eigh``'s own backward divides by zero gaps.
     """
-    lam, vec = torch.linalg.eigh(rho.detach())
+    lam, vec = hermitian_eigh(rho.detach())
     value = (vec * f(lam).to(vec.dtype).unsqueeze(-2)) @ vec.mH
     if not (torch.is_grad_enabled() and rho.requires_grad):
         return value
