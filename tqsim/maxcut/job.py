@@ -20,9 +20,10 @@ from .train import Progress, TrainResult, checkpoint_path, resolve_device, train
 
 __all__ = ["DEFAULTS", "default_families", "make_models", "run_job", "warn"]
 
-# Chosen so that the default run (20 nodes, every family) takes under 5 minutes
-# on a 2-core CPU and under 30 seconds on one H100 (docs/maxcut.md has the timings).
-DEFAULTS = {"nodes": 20, "degree": 3, "seed": 0, "steps": 80, "lr": 0.05, "out": "results/maxcut", "max_bond": 32}
+# Chosen so that the default run (16 nodes, every family) takes about a minute on
+# a quiet 2-core CPU and a few minutes beside two busy processes (docs/maxcut.md
+# has the timings); 20 nodes (--nodes 20) take 16 s on an H100 but 2-14 minutes there.
+DEFAULTS = {"nodes": 16, "degree": 3, "seed": 0, "steps": 80, "lr": 0.05, "out": "results/maxcut", "max_bond": 32}
 
 
 def warn(message: str) -> None:
