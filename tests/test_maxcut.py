@@ -539,3 +539,17 @@ def test_resume_refuses_another_learning_rate_or_seed(tmp_path, capsys):
     model = make_ansatz("one-directional", MaxCutProblem.random_regular(6, 3, seed=0), seed=0)
     with pytest.raises(ValueError, match=r"was trained with seed 0 \(now 1\)"):
         train(model, steps=6, out=str(tmp_path), resume=True, seed=1, progress=False, device="cpu")
+
+
+def test_resume_checks_every_checkpoint_before_any_family_trains(tmp_path, capsys, monkeypatch):
+    argv = ["maxcut", "--nodes", "6", "--family", "product", "--family", "one-directional", "--out", str(tmp_path),
+            "--no-progress", "--device", "cpu", "--steps", "3"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    # the second family's checkpoint is now the first one's: nothing may train before that is found
+    (tmp_path / "checkpoint-one-directional.pt").write_bytes((tmp_path / "checkpoint-product.pt").read_bytes())
+    trained = []
+    monkeypatch.setattr("tqsim.maxcut.job.train", lambda model, **options: trained.append(model.family))
+    assert main([*argv, "--steps", "5", "--resume"]) == 1
+    assert "checkpoint-one-directional.pt' was written for another graph or family" in capsys.readouterr().err
+    assert trained == []

@@ -16,14 +16,15 @@ import torch
 from .ansatz import FAMILIES, MaxCutAnsatz, default_entropy_qubits, make_ansatz
 from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
 from .report import OUTPUTS, table, write_outputs
-from .train import Progress, TrainResult, checkpoint_path, resolve_device, train
+from .train import Progress, TrainResult, checkpoint_path, read_checkpoint, resolve_device, train, training_settings
 
 __all__ = ["DEFAULTS", "default_families", "make_models", "run_job", "warn"]
 
 # Chosen so that the default run (16 nodes, every family) takes about a minute on
 # a quiet 2-core CPU and a few minutes beside two busy processes (docs/maxcut.md
 # has the timings); 20 nodes (--nodes 20) take 16 s on an H100 but 2-14 minutes there.
-DEFAULTS = {"nodes": 16, "degree": 3, "seed": 0, "steps": 80, "lr": 0.05, "out": "results/maxcut", "max_bond": 32}
+DEFAULTS = {"nodes": 16, "degree": 3, "seed": 0, "steps": 80, "lr": 0.05, "out": "results/maxcut", "max_bond": 32,
+            "optimizer": "adam"}
 
 
 def warn(message: str) -> None:
@@ -73,7 +74,7 @@ def run_job(
     dev = resolve_device(device)
     _check_writable(out)
     families = [m.family for m in models]
-    resuming = _resumable(out, families) if resume else []
+    resuming = _resumable(out, models, steps, lr, seed) if resume else []
     if not resume:
         _clear_earlier_run(out, overwrite)
     problem = models[0].problem
@@ -81,7 +82,8 @@ def run_job(
     optimum = _optimum(problem, dev, progress)
     results = []
     for model in models:
-        results.append(train(model, steps=steps, lr=lr, device=dev, seed=seed, progress=progress, track_entropy=k,
+        results.append(train(model, steps=steps, lr=lr, optimizer=DEFAULTS["optimizer"], device=dev, seed=seed,
+                             progress=progress, track_entropy=k,
                              out=out, checkpoint_every=checkpoint_every, resume=model.family in resuming,
                              optimum=optimum))
         if results[-1].interrupted:
@@ -111,15 +113,20 @@ def _check_writable(out: str) -> None:
         raise ValueError(f"cannot write into --out {out!r}: {error.strerror}") from None
 
 
-def _resumable(out: str, families: list[str]) -> list[str]:
-    """The families with a checkpoint in ``out``; none at all is an error (there is nothing to resume)."""
-    found = [f for f in families if os.path.exists(checkpoint_path(out, f))]
+def _resumable(out: str, models: list[MaxCutAnsatz], steps: int, lr: float, seed: int) -> list[str]:
+    """The families whose checkpoints in ``out`` can be resumed, every one checked before any trains;
+    none at all is an error (there is nothing to resume)."""
+    found = [m for m in models if os.path.exists(checkpoint_path(out, m.family))]
     if not found:
-        raise ValueError(f"--resume: {out!r} holds no checkpoint of {', '.join(families)} to continue from")
-    missing = [f for f in families if f not in found]
+        raise ValueError(f"--resume: {out!r} holds no checkpoint of {', '.join(m.family for m in models)} "
+                         f"to continue from")
+    for model in found:  # a bad checkpoint of the last family must not wait for the others to train
+        settings = training_settings(DEFAULTS["optimizer"], lr, seed)
+        read_checkpoint(checkpoint_path(out, model.family), model, steps, settings)
+    missing = [m.family for m in models if m not in found]
     if missing:
         warn(f"--resume: no checkpoint in {out!r} for {', '.join(missing)} (trained from step 0)")
-    return found
+    return [m.family for m in found]
 
 
 def _clear_earlier_run(out: str, overwrite: bool) -> None:

@@ -24,7 +24,8 @@ from .ansatz import MaxCutAnsatz, check_entropy_qubits, default_entropy_qubits
 from .graphed import GraphedStep
 from .objective import readout_candidates
 
-__all__ = ["TrainResult", "train", "OPTIMIZERS", "Progress", "checkpoint_path", "resolve_device"]
+__all__ = ["TrainResult", "train", "OPTIMIZERS", "Progress", "checkpoint_path", "read_checkpoint", "resolve_device",
+           "training_settings"]
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 AUTO_OPTIMUM_NODES = 24  # brute force runs by default up to this many nodes
@@ -119,6 +120,11 @@ def _progress_text(row: dict) -> str:
             + (f"  S {row['entropy']:.3f}" if row.get("entropy") is not None else ""))
 
 
+def training_settings(optimizer: str, lr: float, seed: int) -> dict:
+    """What a run depends on beside its model, kept in each checkpoint: a resume must not change it."""
+    return {"optimizer": optimizer, "lr": lr, "seed": seed}
+
+
 def checkpoint_path(out: str, family: str) -> str:
     """Where :func:`train` keeps the checkpoint of ``family`` in ``out``."""
     return os.path.join(out, f"checkpoint-{family}.pt")
@@ -187,8 +193,7 @@ def train(
     start_step = 0
     if out:
         os.makedirs(out, exist_ok=True)
-    # what the rest of the run depends on beside the model: a resume must not change it
-    training = {"optimizer": optimizer, "lr": lr, "seed": seed}
+    training = training_settings(optimizer, lr, seed)
     if resume:
         start_step = _restore(path, model, opt, result, training)
 
@@ -266,8 +271,9 @@ def train(
     return result
 
 
-def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult, training: dict) -> int:
-    """Load the checkpoint at ``path`` into model, optimizer and result; return the steps it holds."""
+def read_checkpoint(path: str, model: MaxCutAnsatz, steps: int, training: dict) -> dict:
+    """The checkpoint at ``path``, refused unless ``model`` with ``training`` settings can resume from it
+    for ``steps`` steps (the main job checks every family's before it trains any)."""
     if not os.path.exists(path):
         raise ValueError(f"no checkpoint {path!r} to resume from")
     try:
@@ -279,8 +285,8 @@ def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult, training:
             f"checkpoint {path!r} was written for another graph or family (or depth, backend, encoding); "
             f"remove it or choose another --out"
         )
-    if saved["step"] > result.steps:  # its angles are those after all of its steps: it cannot be cut back
-        raise ValueError(f"checkpoint {path!r} holds {saved['step']} steps, more than the {result.steps} asked for; "
+    if saved["step"] > steps:  # its angles are those after all of its steps: it cannot be cut back
+        raise ValueError(f"checkpoint {path!r} holds {saved['step']} steps, more than the {steps} asked for; "
                          f"ask for at least {saved['step']} steps")
     before = saved.get("training", {})  # absent in checkpoints of earlier releases: every setting unknown
     changed = [f"{key} {before.get(key, 'unknown')!r} (now {value!r})" for key, value in training.items()
@@ -288,6 +294,12 @@ def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult, training:
     if changed:  # the optimizer state would silently bring back the old lr, and sampling the old seed
         raise ValueError(f"checkpoint {path!r} was trained with {', '.join(changed)}; resume with the same "
                          f"settings or choose another --out")
+    return saved
+
+
+def _restore(path: str, model: MaxCutAnsatz, opt, result: TrainResult, training: dict) -> int:
+    """Load the checkpoint at ``path`` into model, optimizer and result; return the steps it holds."""
+    saved = read_checkpoint(path, model, result.steps, training)
     model.load_state_dict(saved["model"])
     opt.load_state_dict(saved["optimizer"])
     result.history = list(saved["history"])
