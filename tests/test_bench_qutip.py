@@ -16,7 +16,8 @@ def test_quick_benchmark_writes_table_json_and_plot(tmp_path):
     assert "QuTiP 5" in result.stdout
     data = json.loads((out / "bench_qutip.json").read_text())
     sections = {c["section"] for c in data["cases"]}
-    assert sections == {"dm partial trace", "MPS: partial trace 6", "MPS: entropy of 6", "MPS: mutual information"}
+    assert sections == {"dm partial trace", "MPS: partial trace 6", "MPS: entropy of 6", "MPS: mutual information",
+                        "ket as a full MPS: partial trace 7"}
     for case in data["cases"]:
         assert set(case["times"]) == {"qutip", "tqsim"} and all(t > 0 for t in case["times"].values())
     table = (out / "bench_qutip.md").read_text()

@@ -30,11 +30,12 @@ from tqsim import _checks
 from tqsim.benchtools import brickwork, brickwork_circuit
 
 QUICK = {
-    "ket": [10, 12], "dm": [8, 9], "entropy": [12], "mutual": [8, 9], "mps": [12], "circuit": [8, 10],
+    "ket": [10, 12], "dm": [8, 9], "entropy": [12], "mutual": [8, 9], "mps": [12], "mps_ket": [13],
+    "circuit": [8, 10],
 }
 FULL = {
     "ket": [12, 14, 16, 18, 20, 22, 24], "dm": [8, 9, 10, 11, 12, 13], "entropy": [20],
-    "mutual": [10, 11, 12], "mps": [20, 60], "circuit": [8, 10, 12, 14, 16, 18, 20],
+    "mutual": [10, 11, 12], "mps": [20, 60], "mps_ket": [14], "circuit": [8, 10, 12, 14, 16, 18, 20],
 }
 MPS_BOND = 32
 DEPTH = 10
@@ -158,6 +159,15 @@ def prepare(case: Case, tool: str, device: str):
             "mutual information": lambda: tq.mutual_information(mps, a, b),
         }
         return ops[quantity], sum(c.numel() * c.element_size() for c in mps.cores)
+    if case.section == "ket as a full MPS: partial trace 7":
+        # a full-bond MPS (no truncation) of a random ket, 7 qubits spread over the register
+        keep = _keep(n, variant, 7)
+        v = _random_ket(n)
+        if tool == "qutip":
+            ket = qutip.Qobj(v, dims=dims_ket)
+            return (lambda: ket.ptrace(keep)), v.nbytes
+        mps = tq.MPS.from_statevector(tq.StateVector.from_array(torch.from_numpy(v).to(device)))
+        return (lambda: tq.partial_trace(mps, keep)), sum(c.numel() * c.element_size() for c in mps.cores)
     if case.section == "circuit evolution":
         layers = brickwork(n, DEPTH, seed=n)
         if tool == "qutip":
@@ -173,10 +183,11 @@ def prepare(case: Case, tool: str, device: str):
 
 
 SECTIONS = ("ket", "dm", "entropy", "mutual", "mps", "circuit")
+_SECTION_OF = {"mps_ket": "mps"}  # size lists that run with another section
 
 
 def cases(sizes: dict[str, list[int]], sections=SECTIONS) -> list[Case]:
-    sizes = {key: (value if key in sections else []) for key, value in sizes.items()}
+    sizes = {key: (value if _SECTION_OF.get(key, key) in sections else []) for key, value in sizes.items()}
     out = []
     both = ["qutip", "tqsim"]
     for n in sizes["ket"]:
@@ -197,6 +208,8 @@ def cases(sizes: dict[str, list[int]], sections=SECTIONS) -> list[Case]:
             for v in ("contiguous", "interleaved"):
                 out.append(Case(f"MPS: {quantity}", n, v, tools))
         out.append(Case("MPS: mutual information", n, "contiguous 3 + 3", tools))
+    for n in sizes["mps_ket"]:
+        out.append(Case("ket as a full MPS: partial trace 7", n, "interleaved", both))
     for n in sizes["circuit"]:
         out.append(Case("circuit evolution", n, f"brickwork depth {DEPTH}", ["qutip", "tqsim", "tqsim-mps"]))
     return out
