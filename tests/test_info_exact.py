@@ -538,3 +538,27 @@ def test_bad_arguments_name_the_value_and_what_is_allowed():
         tq.bures_distance(three, tq.DensityMatrix.zeros(2, dtype=C128))
     with pytest.raises(TypeError, match=r"got ndarray"):
         tq.hellinger_distance(three, np.eye(8) / 8)
+
+
+def test_pure_state_entropies_ignore_the_solvers_noise_eigenvalues():
+    # 1023 eigenvalues that are rounding noise (~1e-8 in complex64) must not add up to entropy
+    sv = tq.StateVector.random(10, generator=torch.Generator().manual_seed(3), dtype=torch.complex64)
+    rho = tq.DensityMatrix.from_state(sv)
+    for alpha in (0.5, 1, 2):
+        assert abs(tq.entropy(rho, range(10), alpha=alpha).item()) < 1e-5, alpha
+
+
+def test_inputs_accepted_near_unit_norm_are_stored_at_unit_norm():
+    # norm 1 + 1e-9 is accepted (within sqrt(eps)); kept as it is, the state's distance to
+    # itself would be 2e-9 and its purity above 1
+    psi = tq.StateVector.random(3, generator=torch.Generator().manual_seed(4), dtype=torch.complex128)
+    a = tq.StateVector.from_array(psi.amplitudes() * (1 + 1e-9))
+    assert abs(torch.linalg.vector_norm(a.amplitudes()).item() - 1) < 1e-15
+    assert tq.trace_distance(a, a).item() < 1e-15
+    rho = tq.DensityMatrix.from_array(tq.DensityMatrix.from_state(psi).matrix() * (1 + 1e-9))
+    assert abs(torch.trace(rho.matrix()).real.item() - 1) < 1e-15
+    assert tq.purity(rho, range(3)).item() <= 1 + 1e-15
+    assert tq.entropy(rho, range(3)).item() >= -1e-15
+    mps = tq.MPS.from_statevector(psi)
+    scaled = tq.MPS([c * (1 + 1e-9) if i == 0 else c for i, c in enumerate(mps.cores)], center=mps.center)
+    assert abs(tq.fidelity(scaled, scaled).item() - 1) < 1e-15

@@ -1,10 +1,12 @@
 """Variational MaxCut: problems against networkx and brute force, families against
 finite differences and each other, QAOA quality bounds, training, checkpoints, CLI."""
 
+import importlib
 import itertools
 import json
 import math
 import os
+import signal
 
 import networkx as nx
 import numpy as np
@@ -74,7 +76,7 @@ def test_edge_list_refuses_a_repeated_edge_and_a_negative_weight(tmp_path):
     path.write_text("0 1\n1 2 -2.5\n")
     with pytest.raises(ValueError, match=r"edge \(1, 2\) has weight -2.5; weights must be finite numbers >= 0"):
         MaxCutProblem.from_edge_list(path)
-    assert MaxCutProblem(nx.Graph([(0, 1, {"weight": 0.0})])).total_weight == 0  # zero is allowed
+    assert MaxCutProblem(nx.Graph([(0, 1, {"weight": 0.0}), (1, 2, {"weight": 2.0})])).total_weight == 2  # zero is allowed
 
 
 def test_brute_force_reports_progress_after_every_chunk():
@@ -206,23 +208,78 @@ def test_resume_reaches_the_same_result_as_an_uninterrupted_run(tmp_path):
               out=str(tmp_path / "part-one-directional"), resume=True)
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_steps_done(tmp_path, monkeypatch):
+def _press_ctrl_c():
+    """What a terminal sends on Ctrl-C: SIGINT to this process (handled between bytecodes)."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_after_the_step_in_progress_and_keeps_the_steps_done(tmp_path, monkeypatch):
     p = small_problem(6)
     model = make_ansatz("one-directional", p, seed=0)
     calls = {"n": 0}
     original = type(model).loss
 
-    def interrupting(self, state):
+    def interrupted_during_step_4(self, state):
         calls["n"] += 1
         if calls["n"] == 4:
-            raise KeyboardInterrupt
+            _press_ctrl_c()
         return original(self, state)
 
-    monkeypatch.setattr(type(model), "loss", interrupting)
+    monkeypatch.setattr(type(model), "loss", interrupted_during_step_4)
     result = train(model, steps=10, device="cpu", progress=False, out=str(tmp_path))
-    assert result.interrupted and len(result.history) == 3
+    assert result.interrupted and len(result.history) == 4
     saved = torch.load(tmp_path / "checkpoint-one-directional.pt", weights_only=False)
-    assert saved["step"] == 3 and len(saved["history"]) == 3
+    assert saved["step"] == 4 and len(saved["history"]) == 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works as before afterwards
+
+
+@pytest.mark.parametrize("backend", ["dense", "mps"])
+def test_ctrl_c_after_the_update_still_resumes_bit_for_bit(tmp_path, monkeypatch, backend):
+    # the update of step 3 is done when the entropy of its state is taken: a KeyboardInterrupt
+    # there once saved the angles of step 3 under "step 2", and the resumed run skipped a step
+    p = small_problem(6)
+    full = train(make_ansatz("two-directional", p, seed=1, backend=backend), steps=6, lr=0.1, device="cpu",
+                 progress=False)
+    training = importlib.import_module("tqsim.maxcut.train")  # the module, not the function it exports
+
+    calls = {"n": 0}
+    original = training.entropy
+
+    def interrupted_after_update_3(state, qubits):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            _press_ctrl_c()
+        return original(state, qubits)
+
+    monkeypatch.setattr(training, "entropy", interrupted_after_update_3)
+    part = train(make_ansatz("two-directional", p, seed=1, backend=backend), steps=6, lr=0.1, device="cpu",
+                 progress=False, out=str(tmp_path))
+    monkeypatch.undo()
+    assert part.interrupted and len(part.history) == 3
+    resumed = train(make_ansatz("two-directional", p, seed=1, backend=backend), steps=6, lr=0.1, device="cpu",
+                    progress=False, out=str(tmp_path), resume=True)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
+    assert [r["entropy"] for r in resumed.history] == [r["entropy"] for r in full.history]
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_consistent_checkpoint(tmp_path, monkeypatch):
+    p = small_problem(6)
+    model = make_ansatz("one-directional", p, seed=0)
+    calls = {"n": 0}
+    original = type(model).loss
+
+    def impatient(self, state):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            _press_ctrl_c()
+            _press_ctrl_c()
+        return original(self, state)
+
+    monkeypatch.setattr(type(model), "loss", impatient)
+    result = train(model, steps=10, device="cpu", progress=False, out=str(tmp_path), checkpoint_every=2)
+    assert result.interrupted and len(result.history) == 4
+    saved = torch.load(tmp_path / "checkpoint-one-directional.pt", weights_only=False)
+    assert saved["step"] == 4  # written after step 4, not overwritten mid-step 5
 
 
 def test_main_job_writes_table_json_csv_and_plot(tmp_path, capsys):
@@ -447,7 +504,7 @@ def test_ctrl_c_in_the_main_job_keeps_the_steps_exits_130_and_resumes(tmp_path, 
     def interrupting(self, state):
         calls.append(1)
         if len(calls) == 3:
-            raise KeyboardInterrupt
+            _press_ctrl_c()
         return original(self, state)
 
     monkeypatch.setattr(qaoa, "loss", interrupting)
@@ -456,7 +513,7 @@ def test_ctrl_c_in_the_main_job_keeps_the_steps_exits_130_and_resumes(tmp_path, 
     assert main(argv) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"tqsim maxcut: interrupted; the steps done are kept in {tmp_path} (continue with --resume)"
-    assert torch.load(tmp_path / "checkpoint-qaoa.pt", weights_only=False)["step"] == 2
+    assert torch.load(tmp_path / "checkpoint-qaoa.pt", weights_only=False)["step"] == 3
     assert not (tmp_path / "checkpoint-product.pt").exists()  # the job stops at the interrupted family
     monkeypatch.undo()
     assert main([*argv, "--resume"]) == 0
@@ -470,7 +527,8 @@ def test_flags_that_do_not_apply_warn_in_one_line_each(tmp_path, capsys):
     graph = tmp_path / "g.txt"
     graph.write_text("0 1\n1 2\n2 3\n3 0\n")
     code = main(["maxcut", "--graph", str(graph), "--nodes", "8", "--max-bond", "4", "--family", "product", "--family",
-                 "product", "--steps", "2", "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"])
+                 "product", "--entropy-penalty", "0.5", "--steps", "2", "--out", str(tmp_path / "run"), "--no-progress",
+                 "--device", "cpu"])
     assert code == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert warnings == [
@@ -478,6 +536,7 @@ def test_flags_that_do_not_apply_warn_in_one_line_each(tmp_path, capsys):
         "tqsim maxcut: warning: --family product is given 2 times; it is trained once",
         "tqsim maxcut: warning: --max-bond 4 ignored: no family runs on the mps backend "
         "(--backend mps, or > 26 qubits)",
+        "tqsim maxcut: warning: --entropy-penalty 0.5 does nothing to the product family: its entropy is always 0",
     ]
     results = json.loads((tmp_path / "run" / "results.json").read_text())["results"]
     assert [(r["family"], len(r["history"])) for r in results] == [("product", 2)]
@@ -553,3 +612,52 @@ def test_resume_checks_every_checkpoint_before_any_family_trains(tmp_path, capsy
     assert main([*argv, "--steps", "5", "--resume"]) == 1
     assert "checkpoint-one-directional.pt' was written for another graph or family" in capsys.readouterr().err
     assert trained == []
+
+
+def test_resume_refuses_another_bond_dimension_or_entropy_penalty(tmp_path, capsys):
+    argv = ["maxcut", "--nodes", "6", "--family", "deep", "--depth", "1", "--backend", "mps", "--out", str(tmp_path),
+            "--no-progress", "--device", "cpu", "--steps", "2"]
+    assert main([*argv, "--max-bond", "2"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--max-bond", "8", "--steps", "4", "--resume"]) == 1
+    assert "max_bond 2 (now 8)" in capsys.readouterr().err
+    assert main([*argv, "--max-bond", "2", "--entropy-penalty", "1", "--steps", "4", "--resume"]) == 1
+    assert "entropy_penalty 0.0 (now 1.0)" in capsys.readouterr().err
+
+
+def test_a_graph_of_zero_weights_is_refused():
+    g = nx.Graph()
+    g.add_edge(0, 1, weight=0.0)
+    g.add_edge(1, 2, weight=0.0)
+    with pytest.raises(ValueError, match="every edge has weight 0: every cut is 0"):
+        MaxCutProblem(g)
+
+
+def test_a_loss_that_is_not_finite_before_any_update_does_not_blame_the_learning_rate(tmp_path, capsys):
+    argv = ["maxcut", "--nodes", "6", "--family", "one-directional", "--entropy-penalty", "1e300", "--steps", "2",
+            "--out", str(tmp_path), "--no-progress", "--device", "cpu"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "before any update; check the entropy penalty (1e+300)" in err and "learning rate" not in err
+
+
+def test_a_failed_resume_leaves_no_empty_folder(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["maxcut", "--nodes", "6", "--family", "product", "--steps", "2", "--out", str(out), "--no-progress",
+                 "--device", "cpu", "--resume"]) == 1
+    assert not out.exists()
+
+
+def test_a_family_that_fails_keeps_the_report_of_those_that_finished(tmp_path, monkeypatch, capsys):
+    qaoa = FAMILIES["qaoa"]
+
+    def broken(self, state):
+        raise ValueError("the loss became nan at step 1")
+
+    monkeypatch.setattr(qaoa, "loss", broken)
+    argv = ["maxcut", "--nodes", "6", "--family", "product", "--family", "qaoa", "--steps", "3", "--out", str(tmp_path),
+            "--no-progress", "--device", "cpu"]
+    assert main(argv) == 1
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [(r["family"], len(r["history"])) for r in results] == [("product", 3)]
+    assert "tqsim maxcut: the loss became nan at step 1" in capsys.readouterr().err

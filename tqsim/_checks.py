@@ -123,6 +123,14 @@ def fits_memory(entries: int, dtype: torch.dtype, dev: torch.device, what: str) 
                          f"in the {byte_size(total)} of memory of {dev}")
 
 
+def dense_fits(kind: str, num_qubits: int, entries: int, dtype: torch.dtype, dev: torch.device,
+               batch: int = 1) -> None:
+    """:func:`fits_memory` for ``batch`` dense states (``kind``: "state vector", "density matrix") of
+    ``entries`` elements each, named as the user asked for them."""
+    what = f"a {kind} of {num_qubits} qubits" if batch == 1 else f"a batch of {batch} {kind}s of {num_qubits} qubits"
+    fits_memory(batch * entries, dtype, dev, what)
+
+
 def farthest_from_one(values: torch.Tensor) -> str:
     """The entry of ``values`` farthest from 1, printed with enough digits to differ from 1."""
     flat = values.detach().reshape(-1)

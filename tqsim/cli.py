@@ -146,6 +146,8 @@ def _maxcut(args: argparse.Namespace) -> int:
                          entropy_penalty=args.entropy_penalty)
     if args.max_bond is not None and all(m.backend != "mps" for m in models):
         warn(f"--max-bond {args.max_bond} ignored: no family runs on the mps backend (--backend mps, or > 26 qubits)")
+    if args.entropy_penalty and "product" in [m.family for m in models]:
+        warn(f"--entropy-penalty {args.entropy_penalty:g} does nothing to the product family: its entropy is always 0")
     results = run_job(models, steps=args.steps, lr=args.lr, device=args.device, out=args.out, resume=args.resume,
                       overwrite=args.overwrite, progress=not args.no_progress, seed=args.seed)
     if any(r.interrupted for r in results):

@@ -20,9 +20,9 @@ from .train import Progress, TrainResult, checkpoint_path, read_checkpoint, reso
 
 __all__ = ["DEFAULTS", "default_families", "make_models", "run_job", "warn"]
 
-# Chosen so that the default run (16 nodes, every family) takes about a minute on
-# a quiet 2-core CPU and a few minutes beside two busy processes (docs/maxcut.md
-# has the timings); 20 nodes (--nodes 20) take 16 s on an H100 but 2-14 minutes there.
+# Chosen so that the default run (16 nodes, every family) takes about 10 s on a
+# quiet 2-core CPU and about a minute beside two busy processes (README.md has
+# the timings); 20 nodes (--nodes 20) take 16 s on an H100 but 2-14 minutes there.
 DEFAULTS = {"nodes": 16, "degree": 3, "seed": 0, "steps": 80, "lr": 0.05, "out": "results/maxcut", "max_bond": 32,
             "optimizer": "adam"}
 
@@ -72,31 +72,39 @@ def run_job(
     if resume and overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it; give one of them")
     dev = resolve_device(device)
+    resuming = _resumable(out, models, steps, lr, seed) if resume else []  # before --out is created
     _check_writable(out)
-    families = [m.family for m in models]
-    resuming = _resumable(out, models, steps, lr, seed) if resume else []
     if not resume:
         _clear_earlier_run(out, overwrite)
     problem = models[0].problem
     k = default_entropy_qubits(models[0].num_qubits)
     optimum = _optimum(problem, dev, progress)
     results = []
-    for model in models:
-        results.append(train(model, steps=steps, lr=lr, optimizer=DEFAULTS["optimizer"], device=dev, seed=seed,
-                             progress=progress, track_entropy=k,
-                             out=out, checkpoint_every=checkpoint_every, resume=model.family in resuming,
-                             optimum=optimum))
-        if results[-1].interrupted:
-            break
+    try:
+        for model in models:
+            results.append(train(model, steps=steps, lr=lr, optimizer=DEFAULTS["optimizer"], device=dev, seed=seed,
+                                 progress=progress, track_entropy=k, out=out, checkpoint_every=checkpoint_every,
+                                 resume=model.family in resuming, optimum=optimum))
+            if results[-1].interrupted:
+                break
+    finally:  # a family that fails must not take the finished ones' report with it
+        if results:
+            _report(results, models, k, steps, lr, seed, dev, out)
+    return results
+
+
+def _report(results: list[TrainResult], models: list[MaxCutAnsatz], k: int, steps: int, lr: float, seed: int,
+            dev, out: str) -> None:
+    """Print the table and write the outputs of the families that finished (or were interrupted)."""
+    problem = models[0].problem
     print(table(results, problem, k))
     first = models[0]
-    settings = {"families": families, "depths": [m.depth for m in models], "steps": steps, "lr": lr,
-                "device": str(dev), "seed": seed, "encoding": first.encoding, "max_bond": first.max_bond,
+    settings = {"families": [m.family for m in models], "depths": [m.depth for m in models], "steps": steps,
+                "lr": lr, "device": str(dev), "seed": seed, "encoding": first.encoding, "max_bond": first.max_bond,
                 "entropy_penalty": first.entropy_penalty, "entropy_qubits": k,
                 "threads": torch.get_num_threads()}  # CPU bits depend on it (docs/reproducibility.md)
     paths = write_outputs(results, problem, out, settings)
     print("wrote " + ", ".join(paths), file=sys.stderr)
-    return results
 
 
 def _check_writable(out: str) -> None:
@@ -121,7 +129,7 @@ def _resumable(out: str, models: list[MaxCutAnsatz], steps: int, lr: float, seed
         raise ValueError(f"--resume: {out!r} holds no checkpoint of {', '.join(m.family for m in models)} "
                          f"to continue from")
     for model in found:  # a bad checkpoint of the last family must not wait for the others to train
-        settings = training_settings(DEFAULTS["optimizer"], lr, seed)
+        settings = training_settings(model, DEFAULTS["optimizer"], lr, seed)
         read_checkpoint(checkpoint_path(out, model.family), model, steps, settings)
     missing = [m.family for m in models if m not in found]
     if missing:

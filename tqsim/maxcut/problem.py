@@ -68,6 +68,8 @@ class MaxCutProblem:
                 raise ValueError(f"edge ({u!r}, {v!r}) has weight {w!r}; weights must be finite numbers >= 0")
             edges.append(sorted((self.index[u], self.index[v])))
             weights.append(float(w))
+        if not any(weights):
+            raise ValueError("every edge has weight 0: every cut is 0, so there is nothing to maximise")
         self.edges = torch.tensor(edges, dtype=torch.long)
         self.weights = torch.tensor(weights, dtype=torch.float64)
         self._observable: PauliSum | None = None

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import signal
 import statistics
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -120,9 +122,11 @@ def _progress_text(row: dict) -> str:
             + (f"  S {row['entropy']:.3f}" if row.get("entropy") is not None else ""))
 
 
-def training_settings(optimizer: str, lr: float, seed: int) -> dict:
-    """What a run depends on beside its model, kept in each checkpoint: a resume must not change it."""
-    return {"optimizer": optimizer, "lr": lr, "seed": seed}
+def training_settings(model: MaxCutAnsatz, optimizer: str, lr: float, seed: int) -> dict:
+    """What a run depends on beside its problem and circuit, kept in each checkpoint: a resume must not
+    change it (Adam's saved state would silently bring back the old lr)."""
+    return {"optimizer": optimizer, "lr": lr, "seed": seed, "max_bond": model.max_bond, "cutoff": model.cutoff,
+            "entropy_penalty": model.entropy_penalty}
 
 
 def checkpoint_path(out: str, family: str) -> str:
@@ -153,9 +157,10 @@ def train(
         Size k of the watched subsystem (qubits 0..k-1); default 6 for 20 qubits.
     out, checkpoint_every, resume
         With ``out``, a checkpoint ``checkpoint-<family>.pt`` is written every
-        ``checkpoint_every`` steps and at the end (and on Ctrl-C); ``resume``
+        ``checkpoint_every`` steps and at the end (Ctrl-C ends the step in progress first); ``resume``
         continues from it, refusing a missing one, one written for another
-        graph or family, and one that holds more than ``steps`` steps.
+        graph or family, one that holds more than ``steps`` steps, and one
+        trained with other :func:`training_settings`.
     optimum : float, None or "auto"
         The best cut, for approximation ratios; "auto" brute-forces it up to 24 nodes.
     cuda_graph : bool
@@ -193,7 +198,7 @@ def train(
     start_step = 0
     if out:
         os.makedirs(out, exist_ok=True)
-    training = training_settings(optimizer, lr, seed)
+    training = training_settings(model, optimizer, lr, seed)
     if resume:
         start_step = _restore(path, model, opt, result, training)
 
@@ -223,52 +228,91 @@ def train(
     run_step = GraphedStep(compute, opt) if graphed else eager_step
     bar = Progress(model.family, progress)
     params = list(model.parameters())
-    try:
-        for step in range(start_step, steps):
-            began = time.perf_counter()
-            if model.backend == "mps":
-                # modulo 2**64: manual_seed takes any seed below 2**64
-                sampler[0] = torch.Generator(device=dev).manual_seed((seed * 1_000_003 + step) % 2**64)
-            loss, value, state, candidates, values = run_step()
-            with torch.no_grad():
-                s = entropy(state, range(k)) if model.backend != "product" else torch.zeros((), device=dev)
-                best = values.argmax()
-                # the updated angles as the circuit will read them (in its real dtype)
-                angles_finite = torch.stack([torch.isfinite(p.to(model.real_dtype)).all() for p in params]).all()
-                # everything the row needs in one copy to the host (each copy waits for the device)
-                loss_value, expected, s_value, cut, angles_ok, *bits = torch.cat([
-                    torch.stack([loss, value, s, values[best], angles_finite]).to(torch.float64),
-                    candidates[best].to(torch.float64),
-                ]).tolist()
-            if not math.isfinite(loss_value):
-                raise ValueError(f"the loss became {loss_value} at step {step + 1}; "
-                                 f"lower the learning rate (lr={lr:g})")
-            if not angles_ok:
-                raise ValueError(f"step {step + 1} took the angles beyond {model.real_dtype} range; "
-                                 f"the learning rate lr={lr:g} is too large, lower it")
-            if cut > result.best_cut:
-                result.best_cut, result.best_bits = cut, [int(b) for b in bits]
-            row = {
-                "step": step + 1, "loss": loss_value, "expected_cut": expected, "readout_cut": cut,
-                "best_cut": result.best_cut, "entropy": s_value, "seconds": time.perf_counter() - began,
-            }
-            if optimum:
-                row["expected_ratio"] = row["expected_cut"] / optimum
-                row["readout_ratio"] = result.best_cut / optimum
-            result.history.append(row)
-            bar.update(step + 1, steps, _progress_text(row))
-            # drop this step's autograd graph before the next step starts (a
-            # CUDA graph recording must not meet nodes from an eager step)
-            del loss, value, state, candidates, values
-            if checkpoint_every and (step + 1) % checkpoint_every == 0:
-                checkpoint(step + 1)
-    except KeyboardInterrupt:
-        result.interrupted = True
-        print(f"\n{model.family}: interrupted after {len(result.history)} steps; keeping what was done",
-              file=sys.stderr)
+    consistent = True  # the model and optimizer hold exactly the steps in the history
+    with _StopRequest() as stop:
+        try:
+            for step in range(start_step, steps):
+                if stop.requested:
+                    break
+                began = time.perf_counter()
+                if model.backend == "mps":
+                    # modulo 2**64: manual_seed takes any seed below 2**64
+                    sampler[0] = torch.Generator(device=dev).manual_seed((seed * 1_000_003 + step) % 2**64)
+                loss, value, state, candidates, values = run_step()
+                with torch.no_grad():
+                    s = entropy(state, range(k)) if model.backend != "product" else torch.zeros((), device=dev)
+                    best = values.argmax()
+                    # the updated angles as the circuit will read them (in its real dtype)
+                    angles_finite = torch.stack([torch.isfinite(p.to(model.real_dtype)).all() for p in params]).all()
+                    # everything the row needs in one copy to the host (each copy waits for the device)
+                    loss_value, expected, s_value, cut, angles_ok, *bits = torch.cat([
+                        torch.stack([loss, value, s, values[best], angles_finite]).to(torch.float64),
+                        candidates[best].to(torch.float64),
+                    ]).tolist()
+                if not math.isfinite(loss_value) and step == 0:  # no update yet: not the learning rate
+                    raise ValueError(f"the loss is {loss_value} before any update; check the entropy penalty "
+                                     f"({model.entropy_penalty:g}) and the graph's weights")
+                if not math.isfinite(loss_value):
+                    raise ValueError(f"the loss became {loss_value} at step {step + 1}; "
+                                     f"lower the learning rate (lr={lr:g})")
+                if not angles_ok:
+                    raise ValueError(f"step {step + 1} took the angles beyond {model.real_dtype} range; "
+                                     f"the learning rate lr={lr:g} is too large, lower it")
+                if cut > result.best_cut:
+                    result.best_cut, result.best_bits = cut, [int(b) for b in bits]
+                row = {
+                    "step": step + 1, "loss": loss_value, "expected_cut": expected, "readout_cut": cut,
+                    "best_cut": result.best_cut, "entropy": s_value, "seconds": time.perf_counter() - began,
+                }
+                if optimum:
+                    row["expected_ratio"] = row["expected_cut"] / optimum
+                    row["readout_ratio"] = result.best_cut / optimum
+                result.history.append(row)
+                bar.update(step + 1, steps, _progress_text(row))
+                # drop this step's autograd graph before the next step starts (a
+                # CUDA graph recording must not meet nodes from an eager step)
+                del loss, value, state, candidates, values
+                if checkpoint_every and (step + 1) % checkpoint_every == 0:
+                    checkpoint(step + 1)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one raised by code: mid-step, maybe after the update
+            consistent = False
+    result.interrupted = not consistent or (stop.requested and len(result.history) < steps)
+    if result.interrupted:
+        kept = ("stopped mid-step (the model may hold one more update); the last checkpoint written is kept"
+                if not consistent else "the checkpoint holds them" if path else "keeping what was done")
+        print(f"\n{model.family}: interrupted after {len(result.history)} steps; {kept}", file=sys.stderr)
     result.cuda_graph = getattr(run_step, "captured", False)
-    checkpoint(len(result.history))
+    if consistent:
+        checkpoint(len(result.history))
     return result
+
+
+class _StopRequest:
+    """Ctrl-C during training stops after the step in progress, so that the checkpoint's
+    angles and optimizer state belong to the last step in its history (a KeyboardInterrupt
+    between the update and the history row would make a resumed run skip a step).
+    A second Ctrl-C stops at once. Outside the main thread signals cannot be caught: nothing changes."""
+
+    def __init__(self):
+        self.requested = False
+        self.installed = False
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)  # None: set outside Python
+            signal.signal(signal.SIGINT, self._handle)
+            self.installed = True
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler if self.previous is None else self.previous)
 
 
 def read_checkpoint(path: str, model: MaxCutAnsatz, steps: int, training: dict) -> dict:
@@ -291,7 +335,7 @@ def read_checkpoint(path: str, model: MaxCutAnsatz, steps: int, training: dict) 
     before = saved.get("training", {})  # absent in checkpoints of earlier releases: every setting unknown
     changed = [f"{key} {before.get(key, 'unknown')!r} (now {value!r})" for key, value in training.items()
                if before.get(key) != value]
-    if changed:  # the optimizer state would silently bring back the old lr, and sampling the old seed
+    if changed:
         raise ValueError(f"checkpoint {path!r} was trained with {', '.join(changed)}; resume with the same "
                          f"settings or choose another --out")
     return saved

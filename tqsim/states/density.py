@@ -35,7 +35,7 @@ class DensityMatrix(DenseState):
         """|0...0><0...0|."""
         n = _checks.num_qubits(num_qubits)
         dtype, dev = _checks.complex_dtype(dtype), _checks.device(device)
-        _check_fits(n, dtype, dev)
+        _checks.dense_fits("density matrix", n, 1 << (2 * n), dtype, dev)
         rho = torch.zeros(1 << n, 1 << n, dtype=dtype, device=dev)
         rho[0, 0] = 1
         return cls(rho, n)
@@ -46,14 +46,16 @@ class DensityMatrix(DenseState):
         if not isinstance(state, StateVector):
             raise TypeError(f"from_state expects a StateVector, got {type(state).__name__}")
         amps = state.amplitudes()
-        _check_fits(state.num_qubits, state.dtype, state.device, math.prod(state.batch_shape))
+        n = state.num_qubits
+        _checks.dense_fits("density matrix", n, 1 << (2 * n), state.dtype, state.device, math.prod(state.batch_shape))
         return cls(amps.unsqueeze(-1) * amps.conj().unsqueeze(-2), state.num_qubits)
 
     @classmethod
     def from_array(cls, array, dtype: torch.dtype | None = None, device=None) -> "DensityMatrix":
         """A density matrix from a ``(2**n, 2**n)`` or ``(batch, 2**n, 2**n)`` array.
 
-        Checked: Hermitian, unit trace and positive semidefinite within ``sqrt(eps)``.
+        Checked: Hermitian, unit trace and positive semidefinite within ``sqrt(eps)``;
+        stored as its Hermitian part divided by its trace.
         """
         rho = array if isinstance(array, torch.Tensor) else torch.as_tensor(np.asarray(array))
         if dtype is None:
@@ -81,7 +83,10 @@ class DensityMatrix(DenseState):
         if bool((torch.linalg.cholesky_ex(shifted).info != 0).any()):
             lowest = hermitian_eigvalsh(values).min().item()
             raise ValueError(f"density matrix is not positive semidefinite: eigenvalue {lowest:.3g} < 0")
-        return cls(rho, n)
+        # accepted within sqrt(eps), stored exact: Hermitian, trace 1 (a trace of 1 + 1e-9 kept
+        # would put purities above 1 and entropies below 0)
+        rho = (rho + rho.mH) / 2
+        return cls(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1).real[..., None, None], n)
 
     # -------------------------------------------------------------- read-out
     def matrix(self) -> torch.Tensor:
@@ -160,11 +165,3 @@ class DensityMatrix(DenseState):
         flat = self._flat(data)
         out = buffers.target(flat, flat.shape, flat) if buffers else None
         return apply_matrix(flat, sup, qubits, out=out).reshape(data.shape)
-
-
-def _check_fits(num_qubits: int, dtype: torch.dtype, device: torch.device, batch: int = 1) -> None:
-    """Refuse ``batch`` matrices of ``4**num_qubits`` entries that the device's memory cannot hold."""
-    what = f"a density matrix of {num_qubits} qubits"
-    if batch > 1:
-        what = f"a batch of {batch} density matrices of {num_qubits} qubits"
-    _checks.fits_memory(batch << (2 * num_qubits), dtype, device, what)

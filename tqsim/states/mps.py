@@ -96,13 +96,12 @@ class MPS:
         # canonical form makes the norm that of one core (and the centre what it claims to be)
         cores = tt_orthogonalize(cores, center)
         norm = torch.linalg.vector_norm(cores[center])
-        if normalize:
-            if norm.item() == 0:
-                raise ValueError("cannot normalize a zero state")
-            cores[center] = cores[center] / norm
-        elif abs(norm.item() - 1) > _checks.tolerance(cores[0].dtype):
+        if normalize and norm.item() == 0:
+            raise ValueError("cannot normalize a zero state")
+        if not normalize and abs(norm.item() - 1) > _checks.tolerance(cores[0].dtype):
             raise ValueError(f"MPS cores have norm {_checks.farthest_from_one(norm)}, not 1 "
                              f"(pass normalize=True to rescale)")
+        cores[center] = cores[center] / norm  # accepted within sqrt(eps), stored at norm 1
         self._set(cores, max_bond, cutoff, center, discarded)
 
     def _set(self, cores: list[torch.Tensor], max_bond, cutoff, center: int, discarded) -> None:

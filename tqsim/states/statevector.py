@@ -31,7 +31,7 @@ class StateVector(DenseState):
         """|0...0> on ``num_qubits`` qubits."""
         n = _checks.num_qubits(num_qubits)
         dtype, dev = _checks.complex_dtype(dtype), _checks.device(device)
-        _check_fits(n, dtype, dev)
+        _checks.dense_fits("state vector", n, 1 << n, dtype, dev)
         amps = torch.zeros(1 << n, dtype=dtype, device=dev)
         amps[:1].fill_(1)  # a fill, not a copy from a host scalar (which a CUDA graph cannot record)
         return cls(amps, n)
@@ -50,7 +50,7 @@ class StateVector(DenseState):
         n = len(values)
         index = int("".join(str(b) for b in values), 2)
         dtype, dev = _checks.complex_dtype(dtype), _checks.device(device)
-        _check_fits(n, dtype, dev)
+        _checks.dense_fits("state vector", n, 1 << n, dtype, dev)
         amps = torch.zeros(1 << n, dtype=dtype, device=dev)
         amps[index] = 1
         return cls(amps, n)
@@ -62,7 +62,8 @@ class StateVector(DenseState):
         """A state from amplitudes of shape ``(2**n,)`` or ``(batch, 2**n)``.
 
         Accepts tensors (gradients kept), NumPy arrays and lists. The vector must
-        have unit norm within ``sqrt(eps)`` unless ``normalize=True``.
+        have unit norm within ``sqrt(eps)`` unless ``normalize=True``; either way
+        it is stored divided by its norm, so the state's norm is 1 to rounding.
         """
         if isinstance(array, torch.Tensor):
             amps = array
@@ -87,7 +88,6 @@ class StateVector(DenseState):
         if normalize:
             if bool((norms == 0).any()):
                 raise ValueError("cannot normalize a zero vector")
-            amps = amps / torch.linalg.vector_norm(amps, dim=-1, keepdim=True)
         else:
             error = (norms - 1).abs().max().item()
             if error > _checks.tolerance(dtype):
@@ -95,6 +95,9 @@ class StateVector(DenseState):
                     f"amplitudes have norm {_checks.farthest_from_one(norms)}, not 1 "
                     f"(pass normalize=True to rescale)"
                 )
+        # accepted within sqrt(eps) of 1, stored at 1: an error of 1e-9 kept would put
+        # every distance of the state to itself at 1e-9
+        amps = amps / torch.linalg.vector_norm(amps, dim=-1, keepdim=True)
         return cls(amps, n)
 
     @classmethod
@@ -111,7 +114,7 @@ class StateVector(DenseState):
         dtype = _checks.complex_dtype(dtype)
         dev = _checks.device(device)
         shape = (1 << n,) if batch is None else (_checks.positive_int(batch, "batch"), 1 << n)
-        _check_fits(n, dtype, dev, 1 if batch is None else shape[0])
+        _checks.dense_fits("state vector", n, 1 << n, dtype, dev, 1 if batch is None else shape[0])
         gen_device = generator.device if generator is not None else dev
         amps = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device).to(dev)
         return cls(amps / torch.linalg.vector_norm(amps, dim=-1, keepdim=True), n)
@@ -156,14 +159,6 @@ class StateVector(DenseState):
         if is_diagonal:
             return apply_diagonal(data, op, qubits, out=out)
         return apply_matrix(data, op, qubits, out=out)
-
-
-def _check_fits(num_qubits: int, dtype: torch.dtype, device: torch.device, batch: int = 1) -> None:
-    """Refuse ``batch`` vectors of ``2**num_qubits`` amplitudes that the device's memory cannot hold."""
-    what = f"a state vector of {num_qubits} qubits"
-    if batch > 1:
-        what = f"a batch of {batch} state vectors of {num_qubits} qubits"
-    _checks.fits_memory(batch << num_qubits, dtype, device, what)
 
 
 def _check_finite(amps: torch.Tensor) -> None:
