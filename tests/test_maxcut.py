@@ -208,24 +208,25 @@ def test_resume_reaches_the_same_result_as_an_uninterrupted_run(tmp_path):
               out=str(tmp_path / "part-one-directional"), resume=True)
 
 
-def _press_ctrl_c():
-    """What a terminal sends on Ctrl-C: SIGINT to this process (handled between bytecodes)."""
-    os.kill(os.getpid(), signal.SIGINT)
+def _ctrl_c_on_call(function, call: int, presses: int = 1):
+    """``function`` that, on its ``call``-th call, first does what a terminal does on Ctrl-C
+    (``presses`` times): send SIGINT to this process, handled between bytecodes."""
+    calls = []
+
+    def wrapped(*args):
+        calls.append(1)
+        if len(calls) == call:
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)
+        return function(*args)
+
+    return wrapped
 
 
 def test_ctrl_c_stops_after_the_step_in_progress_and_keeps_the_steps_done(tmp_path, monkeypatch):
     p = small_problem(6)
     model = make_ansatz("one-directional", p, seed=0)
-    calls = {"n": 0}
-    original = type(model).loss
-
-    def interrupted_during_step_4(self, state):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            _press_ctrl_c()
-        return original(self, state)
-
-    monkeypatch.setattr(type(model), "loss", interrupted_during_step_4)
+    monkeypatch.setattr(type(model), "loss", _ctrl_c_on_call(type(model).loss, 4))  # during step 4
     result = train(model, steps=10, device="cpu", progress=False, out=str(tmp_path))
     assert result.interrupted and len(result.history) == 4
     saved = torch.load(tmp_path / "checkpoint-one-directional.pt", weights_only=False)
@@ -241,17 +242,7 @@ def test_ctrl_c_after_the_update_still_resumes_bit_for_bit(tmp_path, monkeypatch
     full = train(make_ansatz("two-directional", p, seed=1, backend=backend), steps=6, lr=0.1, device="cpu",
                  progress=False)
     training = importlib.import_module("tqsim.maxcut.train")  # the module, not the function it exports
-
-    calls = {"n": 0}
-    original = training.entropy
-
-    def interrupted_after_update_3(state, qubits):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            _press_ctrl_c()
-        return original(state, qubits)
-
-    monkeypatch.setattr(training, "entropy", interrupted_after_update_3)
+    monkeypatch.setattr(training, "entropy", _ctrl_c_on_call(training.entropy, 3))  # after update 3
     part = train(make_ansatz("two-directional", p, seed=1, backend=backend), steps=6, lr=0.1, device="cpu",
                  progress=False, out=str(tmp_path))
     monkeypatch.undo()
@@ -265,17 +256,7 @@ def test_ctrl_c_after_the_update_still_resumes_bit_for_bit(tmp_path, monkeypatch
 def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_consistent_checkpoint(tmp_path, monkeypatch):
     p = small_problem(6)
     model = make_ansatz("one-directional", p, seed=0)
-    calls = {"n": 0}
-    original = type(model).loss
-
-    def impatient(self, state):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            _press_ctrl_c()
-            _press_ctrl_c()
-        return original(self, state)
-
-    monkeypatch.setattr(type(model), "loss", impatient)
+    monkeypatch.setattr(type(model), "loss", _ctrl_c_on_call(type(model).loss, 5, presses=2))  # impatient
     result = train(model, steps=10, device="cpu", progress=False, out=str(tmp_path), checkpoint_every=2)
     assert result.interrupted and len(result.history) == 4
     saved = torch.load(tmp_path / "checkpoint-one-directional.pt", weights_only=False)
@@ -499,15 +480,7 @@ def test_resume_refuses_a_missing_checkpoint_and_one_with_more_steps(tmp_path, c
 
 def test_ctrl_c_in_the_main_job_keeps_the_steps_exits_130_and_resumes(tmp_path, monkeypatch, capsys):
     qaoa = FAMILIES["qaoa"]
-    original, calls = qaoa.loss, []
-
-    def interrupting(self, state):
-        calls.append(1)
-        if len(calls) == 3:
-            _press_ctrl_c()
-        return original(self, state)
-
-    monkeypatch.setattr(qaoa, "loss", interrupting)
+    monkeypatch.setattr(qaoa, "loss", _ctrl_c_on_call(qaoa.loss, 3))  # during step 3
     argv = ["maxcut", "--nodes", "6", "--steps", "5", "--family", "qaoa", "--family", "product", "--out", str(tmp_path),
             "--no-progress", "--device", "cpu"]
     assert main(argv) == 130
