@@ -5,6 +5,7 @@ The public API, re-exported; see docs/api.md.
 
 from . import channels, gates, tensor
 from .circuit import Circuit
+from .execution import Result, counts
 from .info import (
     bures_distance,
     concurrence,
@@ -36,12 +37,14 @@ __all__ = [
     "MPS",
     "PauliString",
     "PauliSum",
+    "Result",
     "ProductState",
     "StateVector",
     "bures_distance",
     "channels",
     "concurrence",
     "conditional_entropy",
+    "counts",
     "entropy",
     "fidelity",
     "gates",

@@ -1,8 +1,10 @@
-"""Circuit: an ordered list of gates and channels with chaining builder methods.
+"""Circuit: an ordered list of operations with chaining builder methods.
 
 Every function of :mod:`tqsim.gates` and :mod:`tqsim.channels` is also a method
 here with the same signature, so ``c.rx(0.3, 2)`` appends ``gates.rx(0.3, 2)``
-and returns the circuit for chaining.
+and returns the circuit for chaining. Measurements, resets, barriers and
+classically conditioned operations (:mod:`tqsim.classical`) write to the
+circuit's ``num_clbits`` classical bits.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import torch
 
 from . import _checks, channels, gates
 from .channels import Channel
+from .classical import Barrier, Conditioned, Measure, Reset
 from .gates import Gate
 from .states import StateVector
 
 __all__ = ["Circuit"]
 
-Operation = Gate | Channel
+Operation = Gate | Channel | Measure | Reset | Barrier | Conditioned
+_CLASSICAL = (Measure, Reset, Conditioned)
 
 
 class Circuit:
@@ -33,18 +37,95 @@ class Circuit:
     tensor([0.5000, 0.0000, 0.0000, 0.5000])
     """
 
-    def __init__(self, num_qubits: int):
+    def __init__(self, num_qubits: int, num_clbits: int = 0):
         self.num_qubits = _checks.num_qubits(num_qubits)
+        self.num_clbits = _checks.num_qubits(num_clbits, minimum=0) if num_clbits else 0
         self.operations: list[Operation] = []
+        #: named quantum registers (from OpenQASM or Qiskit): name -> qubit indices
+        self.qregs: dict[str, tuple[int, ...]] = {}
+        #: named classical registers: name -> bit indices
+        self.cregs: dict[str, tuple[int, ...]] = {}
 
     # ------------------------------------------------------------- building
     def append(self, operation: Operation) -> "Circuit":
-        """Append a gate or channel; returns the circuit."""
-        if not isinstance(operation, (Gate, Channel)):
-            raise TypeError(f"can only append gates or channels, got {type(operation).__name__}")
+        """Append a gate, channel, measurement, reset, barrier or conditioned operation."""
+        if not isinstance(operation, (Gate, Channel, Measure, Reset, Barrier, Conditioned)):
+            raise TypeError(
+                f"can only append gates, channels, measurements, resets, barriers or conditioned "
+                f"operations, got {type(operation).__name__}"
+            )
         _checks.qubits_in_range(operation.qubits, self.num_qubits, f"{operation.name} qubit")
+        inner = operation.operation if isinstance(operation, Conditioned) else operation
+        if isinstance(inner, Measure):
+            self._check_bits([inner.bit], "measure bit")
+        if isinstance(operation, Conditioned):
+            self._check_bits(operation.bits, "c_if bit")
+            written = self._written_bits()
+            unmeasured = [b for b in operation.bits if b not in written]
+            if unmeasured:
+                raise ValueError(
+                    f"c_if on bit(s) {unmeasured} that no earlier measurement writes "
+                    f"(measured so far: {sorted(written) or 'none'})"
+                )
         self.operations.append(operation)
         return self
+
+    def _check_bits(self, bits, what: str) -> None:
+        for b in bits:
+            if not 0 <= b < self.num_clbits:
+                allowed = f"0..{self.num_clbits - 1}" if self.num_clbits else "none: Circuit(n, num_clbits=m) makes m bits"
+                raise IndexError(f"{what} {b} out of range for {self.num_clbits} classical bits (allowed {allowed})")
+
+    def _written_bits(self) -> set[int]:
+        return {
+            (op.operation if isinstance(op, Conditioned) else op).bit
+            for op in self.operations
+            if isinstance(op.operation if isinstance(op, Conditioned) else op, Measure)
+        }
+
+    def measure(self, qubit: int, bit: int) -> "Circuit":
+        """Measure ``qubit`` in the Z basis and write the outcome to classical ``bit``."""
+        return self.append(Measure(qubit, bit))
+
+    def measure_all(self) -> "Circuit":
+        """Measure qubit ``j`` into bit ``j`` for every qubit (adding bits if there are fewer)."""
+        self.num_clbits = max(self.num_clbits, self.num_qubits)
+        for q in range(self.num_qubits):
+            self.append(Measure(q, q))
+        return self
+
+    def reset(self, qubit: int) -> "Circuit":
+        """Reset ``qubit`` to |0>."""
+        return self.append(Reset(qubit))
+
+    def barrier(self, *qubits: int) -> "Circuit":
+        """A barrier on ``qubits`` (all qubits when none are given); it changes no state."""
+        flat = [q for item in qubits for q in (_checks.qubit_list(item))]
+        return self.append(Barrier(flat or range(self.num_qubits)))
+
+    def c_if(self, bits, value: int) -> "Circuit":
+        """Condition the last operation on classical ``bits`` holding ``value``.
+
+        ``c.x(1).c_if(0, 1)`` flips qubit 1 when bit 0 reads 1. With several
+        bits, ``bits[0]`` is the least significant digit of ``value``, as in
+        OpenQASM's ``if (c == value)``.
+        """
+        if not self.operations:
+            raise ValueError("c_if conditions the last operation, but the circuit is empty")
+        last = self.operations.pop()
+        if isinstance(last, Conditioned):
+            self.operations.append(last)
+            raise ValueError(f"{last!r} is already conditioned")
+        try:
+            self.append(Conditioned(last, bits, value))
+        except (TypeError, ValueError, IndexError):
+            self.operations.append(last)
+            raise
+        return self
+
+    def has_classical(self) -> bool:
+        """True when the circuit measures, resets or conditions (barriers do not count)."""
+        return any(isinstance(op, _CLASSICAL) for op in self.operations)
 
     def extend(self, operations: Iterable[Operation]) -> "Circuit":
         for op in operations:
@@ -52,50 +133,76 @@ class Circuit:
         return self
 
     def compose(self, other: "Circuit") -> "Circuit":
-        """A new circuit: this one followed by ``other`` (same qubit count)."""
+        """A new circuit: this one followed by ``other`` (same qubit count; bits shared by index)."""
         if not isinstance(other, Circuit):
             raise TypeError(f"compose expects a Circuit, got {type(other).__name__}")
         if other.num_qubits != self.num_qubits:
             raise ValueError(f"cannot compose circuits of {self.num_qubits} and {other.num_qubits} qubits")
-        return Circuit(self.num_qubits).extend(self.operations).extend(other.operations)
+        joined = Circuit(self.num_qubits, max(self.num_clbits, other.num_clbits))
+        joined.qregs, joined.cregs = dict(self.qregs), dict(self.cregs)
+        return joined.extend(self.operations).extend(other.operations)
 
     # -------------------------------------------------------------- running
-    def run(self, state=None):
+    def run(self, state=None, generator: torch.Generator | None = None):
         """Apply the circuit to ``state`` (default |0...0>) and return the new state.
 
-        ``state`` may be any state kind; it is not modified.
+        ``state`` may be any state kind; it is not modified. A circuit that
+        measures or resets draws its outcomes from ``generator`` on pure-state
+        kinds (one trajectory) and is exact on a DensityMatrix; use
+        :meth:`simulate` to read the classical bits too.
         """
+        if self.has_classical():
+            return self.simulate(state, generator).state
+        state = self._initial(state)
+        return state.evolve([op for op in self.operations if not isinstance(op, Barrier)])
+
+    def simulate(self, state=None, generator: torch.Generator | None = None):
+        """Run the circuit and return the final state with its classical bits.
+
+        Returns a :class:`tqsim.execution.Result`: ``state``, ``bits`` (one
+        trajectory's bits on pure-state kinds, per batch entry on a batched
+        StateVector) and, on a DensityMatrix, the exact ``bit_probabilities``.
+        """
+        from .execution import simulate
+
+        return simulate(self, self._initial(state), generator)
+
+    def _initial(self, state):
         if state is None:
-            state = StateVector.zeros(self.num_qubits)
+            return StateVector.zeros(self.num_qubits)
         if not hasattr(state, "evolve") or not hasattr(state, "num_qubits"):
             raise TypeError(f"run expects a state (StateVector, DensityMatrix, ...), got {type(state).__name__}")
         if state.num_qubits != self.num_qubits:
             raise ValueError(
                 f"state has {state.num_qubits} qubits but the circuit acts on {self.num_qubits}"
             )
-        return state.evolve(self.operations)
+        return state
 
     def to_matrix(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
         """The circuit's ``2**n x 2**n`` unitary (n <= 12), differentiable."""
         if self.num_qubits > 12:
             raise ValueError(f"to_matrix builds a 2**n x 2**n matrix; n = {self.num_qubits} exceeds 12")
         for op in self.operations:
-            if isinstance(op, Channel):
-                raise TypeError(f"channel {op.name} has no unitary matrix")
+            if isinstance(op, (Channel, *_CLASSICAL)):
+                raise TypeError(f"{_described(op)} has no unitary matrix")
+            if isinstance(op, Barrier):
+                continue
             if op.batch_shape:
                 raise ValueError(f"gate {op!r} is batched; to_matrix needs unbatched gates")
         dim = 1 << self.num_qubits
         basis = torch.eye(dim, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
-        columns = StateVector(basis, self.num_qubits).evolve(self.operations).amplitudes()
+        gates_only = [op for op in self.operations if not isinstance(op, Barrier)]
+        columns = StateVector(basis, self.num_qubits).evolve(gates_only).amplitudes()
         return columns.mT
 
     def inverse(self) -> "Circuit":
         """The adjoint circuit (gates reversed and inverted)."""
-        inverted = Circuit(self.num_qubits)
+        inverted = Circuit(self.num_qubits, self.num_clbits)
+        inverted.qregs, inverted.cregs = dict(self.qregs), dict(self.cregs)
         for op in reversed(self.operations):
-            if isinstance(op, Channel):
-                raise TypeError(f"channel {op.name} has no inverse")
-            inverted.append(op.inverse())
+            if isinstance(op, (Channel, *_CLASSICAL)):
+                raise TypeError(f"{_described(op)} has no inverse")
+            inverted.append(op if isinstance(op, Barrier) else op.inverse())
         return inverted
 
     # ---------------------------------------------------------- inspection
@@ -127,7 +234,8 @@ class Circuit:
         return self.operations[index]
 
     def __repr__(self) -> str:
-        return f"Circuit(num_qubits={self.num_qubits}, operations={len(self.operations)}, depth={self.depth()})"
+        bits = f", num_clbits={self.num_clbits}" if self.num_clbits else ""
+        return f"Circuit(num_qubits={self.num_qubits}{bits}, operations={len(self.operations)}, depth={self.depth()})"
 
     def __str__(self) -> str:
         return self.draw()
@@ -137,9 +245,13 @@ class Circuit:
         n = self.num_qubits
         columns: list[dict[int, str]] = []
         free = [0] * n
+        classical_free = 0  # measurements and conditions keep their order on the classical bits
         for op in self.operations:
             lo, hi = min(op.qubits), max(op.qubits)
             layer = max(free[q] for q in range(lo, hi + 1))
+            if isinstance(op, (Measure, Conditioned)):
+                layer = max(layer, classical_free)
+                classical_free = layer + 1
             if layer == len(columns):
                 columns.append({})
             for q in range(lo, hi + 1):
@@ -153,6 +265,10 @@ class Circuit:
             for q in range(n):
                 lines[q] += "─" + column.get(q, "").center(w, "─") + "─"
         return "\n".join(line.rstrip() for line in lines)
+
+
+def _described(op: Operation) -> str:
+    return f"channel {op.name}" if isinstance(op, Channel) else repr(op)
 
 
 def _cells(op: Operation, lo: int, hi: int) -> dict[int, str]:
