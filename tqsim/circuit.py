@@ -142,6 +142,45 @@ class Circuit:
         joined.qregs, joined.cregs = dict(self.qregs), dict(self.cregs)
         return joined.extend(self.operations).extend(other.operations)
 
+    # ------------------------------------------------------ other formats
+    @classmethod
+    def from_qasm(cls, source) -> "Circuit":
+        """A circuit from OpenQASM 2 or 3 text, or from the path of a ``.qasm`` file.
+
+        Needs ``pip install "tqsim[qasm]"``; see :func:`tqsim.interop.qasm.from_qasm`.
+        """
+        from .interop.qasm import from_qasm
+
+        return from_qasm(source)
+
+    def to_qasm(self, version: int = 2) -> str:
+        """OpenQASM ``version`` 2 or 3 text of the circuit; see :func:`tqsim.interop.qasm.to_qasm`."""
+        from .interop.qasm import to_qasm
+
+        return to_qasm(self, version)
+
+    @classmethod
+    def from_qiskit(cls, circuit) -> "Circuit":
+        """A circuit from a Qiskit ``QuantumCircuit`` (qubit j stays qubit j; matrices converted
+        from Qiskit's little-endian order). Needs ``pip install "tqsim[qiskit]"``."""
+        from .interop.qiskit import from_qiskit
+
+        return from_qiskit(circuit)
+
+    def to_qiskit(self):
+        """The circuit as a Qiskit ``QuantumCircuit``; see :func:`tqsim.interop.qiskit.to_qiskit`."""
+        from .interop.qiskit import to_qiskit
+
+        return to_qiskit(self)
+
+    @classmethod
+    def from_cirq(cls, circuit) -> "Circuit":
+        """A circuit from a Cirq circuit (qubits in ``sorted(circuit.all_qubits())`` order).
+        Needs ``pip install "tqsim[cirq]"``."""
+        from .interop.cirq import from_cirq
+
+        return from_cirq(circuit)
+
     # -------------------------------------------------------------- running
     def run(self, state=None, generator: torch.Generator | None = None):
         """Apply the circuit to ``state`` (default |0...0>) and return the new state.
@@ -276,12 +315,15 @@ def _cells(op: Operation, lo: int, hi: int) -> dict[int, str]:
     cells = {q: "┼" for q in range(lo + 1, hi)}
     label = op.label()
     controls = getattr(op, "num_controls", 0)
-    symbol = {"cx": "X", "ccx": "X", "cy": "Y", "cz": "●", "cswap": "×", "swap": "×"}.get(op.name)
+    symbol = {"cx": "X", "ccx": "X", "c3x": "X", "c4x": "X", "mcx": "X", "c3sqrtx": "SX", "cy": "Y", "cz": "●",
+              "cswap": "×", "swap": "×"}.get(op.name)
     for j, q in enumerate(op.qubits):
         if j < controls:
             cells[q] = "●"
         elif symbol is not None:
             cells[q] = symbol
+        elif op.name == "mcphase":
+            cells[q] = "P" + label[len("MCPHASE"):]
         elif controls and op.name.startswith("c") and op.name != "controlled":
             cells[q] = label[1:]  # CRX(0.3) -> RX(0.3) on the target
         else:

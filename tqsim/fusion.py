@@ -7,6 +7,12 @@ little arithmetic on tiny matrices. Blocks whose gates are all diagonal stay
 diagonal (an elementwise product); blocks on scattered qubits are widened to
 the contiguous range between them when that range is small, because a matrix
 on adjacent qubits needs no permutation of the state.
+
+A controlled gate (``Gate.is_controlled``) wider than the block size is never
+turned into a matrix: :func:`plan` leaves it alone in its block
+(:func:`applies_apart`), and states apply its target operator to the
+amplitudes whose controls are all 1. Smaller ones fuse like any gate (as
+qsim does).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import torch
 from .gates import Gate, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
 
-__all__ = ["Block", "block_size", "build_operator", "gate_operators", "plan"]
+__all__ = ["Block", "applies_apart", "block_size", "build_operator", "gate_operators", "plan"]
 
 
 @dataclass
@@ -48,6 +54,16 @@ def block_size(cuda: bool, tracks_gradient: bool) -> int:
     return 5 if tracks_gradient else 4
 
 
+def applies_apart(gate: Gate, max_qubits: int) -> bool:
+    """True for a controlled gate on more than ``max_qubits`` qubits.
+
+    States apply such a gate from its target operator to the controlled
+    subspace (dense states) or as an MPO (MPS); :func:`plan` puts it in a
+    block of its own, and its full matrix is never built.
+    """
+    return gate.is_controlled and gate.num_qubits > max_qubits
+
+
 def _span(qubits) -> range:
     return range(min(qubits), max(qubits) + 1)
 
@@ -59,7 +75,9 @@ def plan(gates: Sequence[Gate], max_qubits: int) -> list[Block]:
     of its qubits when their union, widened to its contiguous span where that
     fits, stays within ``max_qubits``; otherwise those blocks are closed and the
     gate opens a new one. Open blocks act on disjoint qubits, so closing them
-    in any order keeps the circuit's meaning.
+    in any order keeps the circuit's meaning. A gate on more than
+    ``max_qubits`` qubits therefore always sits alone in its block (see
+    :func:`applies_apart`).
     """
     done: list[Block] = []
     open_block: dict[int, Block] = {}

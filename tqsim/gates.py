@@ -6,8 +6,17 @@ appends. Angles are Python numbers or real torch tensors; a tensor of shape
 
 Matrices are big-endian over the gate's qubits in the order given: for
 ``cx(c, t)`` the control is the most significant bit of the row index. Gates
-whose matrix is diagonal (Z, S, T, RZ, phase, CZ, CPHASE, CRZ, RZZ) say so, and
-states apply them as elementwise products.
+whose matrix is diagonal (Z, S, T, RZ, phase, CZ, CPHASE, CRZ, RZZ, CP, MCPHASE)
+say so, and states apply them as elementwise products. Angles mean what they
+mean in Qiskit's gate of the same name, whose qubit 0 is the first qubit
+given here (the matrix stays big-endian).
+
+Controlled gates: a gate made of controls plus an operator on its targets
+(:func:`mcx`, :func:`mcphase`, :func:`controlled`, ...) also gives that target
+operator alone (:meth:`Gate.target_operator`, ``Gate.is_controlled``), so a
+state can apply it to the amplitudes whose controls are all 1 without ever
+building the ``2**k x 2**k`` matrix (a 20-control X costs one pass over a
+state, not a 2**21-square matrix).
 """
 
 from __future__ import annotations
@@ -24,10 +33,15 @@ from . import _checks
 
 __all__ = [
     "Gate", "i", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg",
-    "rx", "ry", "rz", "phase", "u3", "cx", "cy", "cz", "swap", "iswap",
-    "cphase", "crx", "cry", "crz", "rxx", "ryy", "rzz", "ccx", "cswap",
-    "unitary", "controlled", "diagonal", "BUILDERS", "stacking_key", "stacked_gate",
+    "rx", "ry", "rz", "phase", "u3", "u1", "u2", "u", "p", "cx", "cy", "cz", "swap", "iswap",
+    "cphase", "crx", "cry", "crz", "cu1", "cp", "cu3", "cu", "ch", "csx",
+    "rxx", "ryy", "rzz", "rzx", "ecr", "dcx", "xx_plus_yy", "xx_minus_yy",
+    "ccx", "cswap", "rccx", "rc3x", "c3x", "c3sqrtx", "c4x", "mcx", "mcphase",
+    "unitary", "controlled", "diagonal", "BUILDERS", "MATRIX_QUBIT_LIMIT", "stacking_key", "stacked_gate",
 ]
+
+#: :meth:`Gate.matrix` builds at most a 2**12 x 2**12 matrix (as ``Circuit.to_matrix``)
+MATRIX_QUBIT_LIMIT = 12
 
 # build(params, dtype, device) -> diagonal (..., d) for diagonal gates, else matrix (..., d, d)
 Builder = Callable[[tuple, torch.dtype, torch.device], torch.Tensor]
@@ -46,9 +60,16 @@ class Gate:
         Angles (floats or real tensors), empty for fixed gates.
     is_diagonal : bool
         True when the matrix is diagonal; states then multiply elementwise.
+    num_controls : int
+        Leading qubits drawn as controls.
+    is_controlled : bool
+        True when the gate is "the ``num_controls`` leading qubits all 1, then
+        :meth:`target_operator` on the rest": states may then apply it to the
+        controlled subspace only, never building the full matrix.
     """
 
-    __slots__ = ("name", "qubits", "params", "is_diagonal", "batch_shape", "num_controls", "_build", "_inverse")
+    __slots__ = ("name", "qubits", "params", "is_diagonal", "batch_shape", "num_controls", "_build", "_inverse",
+                 "_target")
 
     def __init__(
         self,
@@ -60,6 +81,7 @@ class Gate:
         inverse: Callable[["Gate"], "Gate"] | None = None,
         batch_shape: torch.Size | None = None,
         num_controls: int = 0,
+        target: Builder | None = None,
     ):
         self.name = name
         self.qubits = _checks.qubit_list(qubits)
@@ -74,10 +96,26 @@ class Gate:
         self.num_controls = num_controls
         self._build = build
         self._inverse = inverse
+        # builds the operator on the targets (diagonal when is_diagonal) of a controlled gate
+        self._target = target
 
     @property
     def num_qubits(self) -> int:
         return len(self.qubits)
+
+    @property
+    def is_controlled(self) -> bool:
+        return self._target is not None
+
+    @property
+    def controls(self) -> tuple[int, ...]:
+        """The leading ``num_controls`` qubits."""
+        return self.qubits[: self.num_controls]
+
+    @property
+    def targets(self) -> tuple[int, ...]:
+        """The qubits after the controls."""
+        return self.qubits[self.num_controls:]
 
     def operator(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """The diagonal (diagonal gates) or the matrix, without input checks.
@@ -86,8 +124,21 @@ class Gate:
         """
         return self._build(self.params, dtype, device)
 
+    def target_operator(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The operator on :attr:`targets` alone (a diagonal for diagonal gates)
+        that acts when every control is 1; only for controlled gates."""
+        if self._target is None:
+            raise TypeError(f"{self!r} is not a controlled gate (controls plus a target operator)")
+        return self._target(self.params, dtype, device)
+
     def matrix(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        """The ``(…, 2**k, 2**k)`` matrix, differentiable in the parameters."""
+        """The ``(…, 2**k, 2**k)`` matrix (k <= 12), differentiable in the parameters."""
+        if self.num_qubits > MATRIX_QUBIT_LIMIT:
+            raise ValueError(
+                f"{self.name} acts on {self.num_qubits} qubits; matrix() builds a 2**k x 2**k matrix "
+                f"and allows k <= {MATRIX_QUBIT_LIMIT} (states apply the gate without it"
+                + ("; target_operator() gives the operator on the targets)" if self.is_controlled else ")")
+            )
         dtype = _checks.complex_dtype(dtype)
         _checks.finite(self.params, f"{self.name} angle")
         op = self.operator(dtype, _checks.device(device))
@@ -99,22 +150,18 @@ class Gate:
         if len(qubits) != len(self.qubits):
             raise ValueError(f"{self!r} acts on {len(self.qubits)} qubit(s); got {len(qubits)}: {list(qubits)}")
         return Gate(self.name, qubits, self.params, self._build, self.is_diagonal, self._inverse,
-                    self.batch_shape, self.num_controls)
+                    self.batch_shape, self.num_controls, self._target)
 
     def inverse(self) -> "Gate":
         """The adjoint gate on the same qubits."""
         if self._inverse is not None:
             return self._inverse(self)
-        build = self._build
-        if self.is_diagonal:
-            def adjoint(params, dtype, device):
-                return build(params, dtype, device).conj()
-        else:
-            def adjoint(params, dtype, device):
-                return build(params, dtype, device).mH
+        build, target = _adjoint_builder(self._build, self.is_diagonal), None
+        if self._target is not None:
+            target = _adjoint_builder(self._target, self.is_diagonal)
         name = self.name[:-1] if self.name.endswith("†") else self.name + "†"
-        return Gate(name, self.qubits, self.params, adjoint, self.is_diagonal,
-                    batch_shape=self.batch_shape, num_controls=self.num_controls)
+        return Gate(name, self.qubits, self.params, build, self.is_diagonal,
+                    batch_shape=self.batch_shape, num_controls=self.num_controls, target=target)
 
     def label(self) -> str:
         """Short text such as ``RX(0.3)`` for circuit drawings."""
@@ -129,17 +176,31 @@ class Gate:
         return f"{self.label()} on {list(self.qubits)}"
 
 
+def _adjoint_builder(build: Builder, is_diagonal: bool) -> Builder:
+    """The builder of the adjoint operator."""
+    if is_diagonal:
+        def adjoint(params, dtype, device):
+            return build(params, dtype, device).conj()
+    else:
+        def adjoint(params, dtype, device):
+            return build(params, dtype, device).mH
+    return adjoint
+
+
 def stacking_key(gate: Gate):
     """Gates with equal keys can be stacked into one batched gate (:func:`stacked_gate`).
 
     ``None`` for gates that cannot: batched gates and gates whose parameters
     are not scalar angles (a user matrix). Fixed gates are keyed by name, since
-    their operator depends on nothing else.
+    their operator depends on nothing else; fixed multi-controlled gates (mcx,
+    c3x, ...) by their builder, one per target and number of controls.
     """
     if gate.batch_shape:
         return None
     if not gate.params:
-        return ("fixed", gate.name, gate.is_diagonal) if gate.name in _FIXED else None
+        if gate.name in _FIXED:
+            return ("fixed", gate.name, gate.is_diagonal)
+        return ("fixed", gate._build, gate.is_diagonal) if gate.is_controlled else None
     if any(isinstance(p, torch.Tensor) and (p.ndim or p.is_complex()) for p in gate.params):
         return None
     return (gate._build, len(gate.params), gate.is_diagonal, gate.num_controls)
@@ -170,7 +231,8 @@ def stacked_gate(gates: Sequence[Gate], qubits: Sequence[int], device: torch.dev
             ]))
         else:
             params.append(torch.tensor(values, dtype=torch.float64).to(device))
-    return Gate(first.name, qubits, tuple(params), first._build, first.is_diagonal, num_controls=first.num_controls)
+    return Gate(first.name, qubits, tuple(params), first._build, first.is_diagonal, num_controls=first.num_controls,
+                target=first._target)
 
 
 def _format_param(p) -> str:
@@ -231,9 +293,24 @@ _FIXED = {
     "iswap": ([[1, 0, 0, 0], [0, 0, 1j, 0], [0, 1j, 0, 0], [0, 0, 0, 1]], False),
     "ccx": (np.eye(8)[[0, 1, 2, 3, 4, 5, 7, 6]], False),
     "cswap": (np.eye(8)[[0, 1, 2, 3, 4, 6, 5, 7]], False),
+    "ch": ([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, _S2, _S2], [0, 0, _S2, -_S2]], False),
+    "csx": ([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0.5 + 0.5j, 0.5 - 0.5j], [0, 0, 0.5 - 0.5j, 0.5 + 0.5j]], False),
+    # ECR = (IX - XY) / sqrt(2) in Qiskit's notation: X on the first qubit, conditioned by a phase on the second
+    "ecr": (np.array([[0, 0, 1, 1j], [0, 0, 1j, 1], [1, -1j, 0, 0], [-1j, 1, 0, 0]]) * _S2, False),
+    # DCX: CX(a, b) then CX(b, a)
+    "dcx": (np.eye(4)[[0, 2, 3, 1]], False),
+    # relative-phase Toffoli (Margolus): Z on the target when the controls are 10, Y when 11
+    "rccx": (np.block([[np.eye(4), np.zeros((4, 4))],
+                       [np.zeros((4, 4)), np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 0, -1j], [0, 0, 1j, 0]])]]),
+             False),
+    # relative-phase 3-controlled X: iZ on the target when the controls are 110, [[0, 1], [-1, 0]] when 111
+    "rc3x": (np.block([[np.eye(12), np.zeros((12, 4))],
+                       [np.zeros((4, 12)), np.array([[1j, 0, 0, 0], [0, -1j, 0, 0], [0, 0, 0, 1], [0, 0, -1, 0]])]]),
+             False),
 }
-_CONTROLS = {"cx": 1, "cy": 1, "cz": 1, "ccx": 2, "cswap": 1}
+_CONTROLS = {"cx": 1, "cy": 1, "cz": 1, "ccx": 2, "cswap": 1, "ch": 1, "csx": 1}
 _ADJOINT_NAME = {"s": "sdg", "sdg": "s", "t": "tdg", "tdg": "t", "sx": "sxdg", "sxdg": "sx"}
+_NOT_HERMITIAN = {"iswap", "csx", "rc3x", "dcx"}  # adjoints built generically (name ending in "†")
 
 
 @lru_cache(maxsize=None)
@@ -246,7 +323,7 @@ def _fixed(name: str, qubits) -> Gate:
         return _fixed_operator(name, dtype, device)
 
     adjoint = _ADJOINT_NAME.get(name)
-    if adjoint is None and name != "iswap":  # the rest are Hermitian
+    if adjoint is None and name not in _NOT_HERMITIAN:  # the rest are Hermitian
         inverse = lambda gate: gate  # noqa: E731
     elif adjoint is not None:
         inverse = lambda gate: _fixed(adjoint, gate.qubits)  # noqa: E731
@@ -345,6 +422,36 @@ def cswap(control: int, target_a: int, target_b: int) -> Gate:
     return _fixed("cswap", [control, target_a, target_b])
 
 
+def ch(control: int, target: int) -> Gate:
+    """Controlled Hadamard."""
+    return _fixed("ch", [control, target])
+
+
+def csx(control: int, target: int) -> Gate:
+    """Controlled square root of X."""
+    return _fixed("csx", [control, target])
+
+
+def ecr(qubit_a: int, qubit_b: int) -> Gate:
+    """Echoed cross-resonance gate (Qiskit ECRGate; Hermitian)."""
+    return _fixed("ecr", [qubit_a, qubit_b])
+
+
+def dcx(qubit_a: int, qubit_b: int) -> Gate:
+    """Double CNOT: CX(a, b) followed by CX(b, a) (Qiskit DCXGate)."""
+    return _fixed("dcx", [qubit_a, qubit_b])
+
+
+def rccx(control_a: int, control_b: int, target: int) -> Gate:
+    """Toffoli up to relative phases (Margolus; Qiskit RCCXGate)."""
+    return _fixed("rccx", [control_a, control_b, target])
+
+
+def rc3x(control_a: int, control_b: int, control_c: int, target: int) -> Gate:
+    """3-controlled X up to relative phases (Qiskit RC3XGate)."""
+    return _fixed("rc3x", [control_a, control_b, control_c, target])
+
+
 # ---------------------------------------------------------- parametrized gates
 #
 # Each formula ``f(xp, *angles)`` is written once for both array libraries:
@@ -396,6 +503,47 @@ def _f_u3(xp, theta, phi, lam):
     return _rows(xp, [[c, -xp.exp(1j * lam) * s_], [xp.exp(1j * phi) * s_, xp.exp(1j * (phi + lam)) * c]])
 
 
+def _f_u2(xp, phi, lam):
+    r = 0j * (phi + lam) + _S2  # broadcasts every entry to the batch shape
+    return _rows(xp, [[r, -r * xp.exp(1j * lam)], [r * xp.exp(1j * phi), r * xp.exp(1j * (phi + lam))]])
+
+
+def _f_cu_target(xp, theta, phi, lam, gamma):
+    """e^{i gamma} U(theta, phi, lam): the target block of Qiskit's CU."""
+    return xp.exp(1j * gamma)[..., None, None] * _f_u3(xp, theta, phi, lam)
+
+
+def _f_rzx(xp, t):
+    # exp(-i t Z⊗X / 2) = RX(t) when the first qubit is 0, RX(-t) when it is 1
+    c, s_ = xp.cos(t / 2) + 0j, -1j * xp.sin(t / 2)
+    z0 = 0 * c
+    return _rows(xp, [[c, s_, z0, z0], [s_, c, z0, z0], [z0, z0, c, -s_], [z0, z0, -s_, c]])
+
+
+def _f_xx_plus_yy(xp, theta, beta):
+    zero = 0j * (theta + beta)
+    c, s_ = xp.cos(theta / 2) + zero, xp.sin(theta / 2) + zero
+    one = zero + 1
+    return _rows(xp, [
+        [one, zero, zero, zero],
+        [zero, c, -1j * s_ * xp.exp(1j * beta), zero],
+        [zero, -1j * s_ * xp.exp(-1j * beta), c, zero],
+        [zero, zero, zero, one],
+    ])
+
+
+def _f_xx_minus_yy(xp, theta, beta):
+    zero = 0j * (theta + beta)
+    c, s_ = xp.cos(theta / 2) + zero, xp.sin(theta / 2) + zero
+    one = zero + 1
+    return _rows(xp, [
+        [c, zero, zero, -1j * s_ * xp.exp(-1j * beta)],
+        [zero, one, zero, zero],
+        [zero, zero, one, zero],
+        [-1j * s_ * xp.exp(1j * beta), zero, zero, c],
+    ])
+
+
 def _f_rxx(xp, t):
     c, s_ = xp.cos(t / 2) + 0j, -1j * xp.sin(t / 2)
     z0 = 0 * c
@@ -440,6 +588,17 @@ _BUILD = {
     "crx": _formula(_controlled_formula(_f_rx, False)),
     "cry": _formula(_controlled_formula(_f_ry, False)),
     "crz": _formula(_controlled_formula(_f_rz, True)),
+}
+_BUILD.update({
+    "u1": _BUILD["phase"], "p": _BUILD["phase"], "u2": _formula(_f_u2), "u": _BUILD["u3"],
+    "cu1": _BUILD["cphase"], "cp": _BUILD["cphase"],
+    "cu3": _formula(_controlled_formula(_f_u3, False)),
+    "cu": _formula(_controlled_formula(_f_cu_target, False)),
+    "rzx": _formula(_f_rzx), "xx_plus_yy": _formula(_f_xx_plus_yy), "xx_minus_yy": _formula(_f_xx_minus_yy),
+})
+# operators on the targets alone of the controlled parametrized gates
+_TARGET = {
+    "cu1": _BUILD["phase"], "cp": _BUILD["phase"], "cu3": _BUILD["u3"], "cu": _formula(_f_cu_target),
 }
 
 
@@ -521,6 +680,103 @@ def rzz(theta, qubit_a: int, qubit_b: int) -> Gate:
     return _rotation("rzz", [qubit_a, qubit_b], (theta,), True)
 
 
+def _negated(params: tuple) -> tuple:
+    return tuple(-p for p in params)
+
+
+def _u_adjoint(params: tuple) -> tuple:
+    """U(theta, phi, lam)^dagger = U(-theta, -lam, -phi); a fourth angle (CU's gamma) is negated."""
+    theta, phi, lam, *gamma = params
+    return (-theta, -lam, -phi, *(-g for g in gamma))
+
+
+def _u2_adjoint(params: tuple) -> tuple:
+    """U2(phi, lam)^dagger = U2(-lam - pi, -phi + pi) (as Qiskit)."""
+    phi, lam = params
+    return (-lam - math.pi, -phi + math.pi)
+
+
+def _beta_kept(params: tuple) -> tuple:
+    theta, beta = params
+    return (-theta, beta)
+
+
+def _param_gate(name: str, qubits, angles: dict, adjoint=_negated, is_diagonal: bool = False,
+                num_controls: int = 0) -> Gate:
+    """A parametrized gate from ``_BUILD[name]`` (and ``_TARGET[name]`` for controlled ones).
+
+    ``angles`` maps each angle's name (for error messages) to its value;
+    ``adjoint`` maps the parameters to those of the inverse gate.
+    """
+    params = tuple(_angle(v, f"{name} {n}") for n, v in angles.items())
+    return _param_gate_of(name, qubits, params, adjoint, is_diagonal, num_controls)
+
+
+def _param_gate_of(name, qubits, params, adjoint, is_diagonal, num_controls) -> Gate:
+    def inverse(gate: Gate) -> Gate:
+        return _param_gate_of(name, gate.qubits, adjoint(gate.params), adjoint, is_diagonal, num_controls)
+
+    return Gate(name, qubits, params, _BUILD[name], is_diagonal, inverse, num_controls=num_controls,
+                target=_TARGET.get(name))
+
+
+def u1(lam, qubit: int) -> Gate:
+    """U1(lam) = diag(1, e^{i lam}) (the phase gate; diagonal)."""
+    return _param_gate("u1", [qubit], {"lam": lam}, is_diagonal=True)
+
+
+def p(lam, qubit: int) -> Gate:
+    """P(lam) = diag(1, e^{i lam}) (the phase gate; diagonal)."""
+    return _param_gate("p", [qubit], {"lam": lam}, is_diagonal=True)
+
+
+def u2(phi, lam, qubit: int) -> Gate:
+    """U2(phi, lam) = U(pi/2, phi, lam)."""
+    return _param_gate("u2", [qubit], {"phi": phi, "lam": lam}, _u2_adjoint)
+
+
+def u(theta, phi, lam, qubit: int) -> Gate:
+    """OpenQASM 3 / Qiskit U(theta, phi, lam), the same matrix as u3."""
+    return _param_gate("u", [qubit], {"theta": theta, "phi": phi, "lam": lam}, _u_adjoint)
+
+
+def cu1(lam, control: int, target: int) -> Gate:
+    """Controlled U1: diag(1, 1, 1, e^{i lam}) (diagonal)."""
+    return _param_gate("cu1", [control, target], {"lam": lam}, is_diagonal=True, num_controls=1)
+
+
+def cp(lam, control: int, target: int) -> Gate:
+    """Controlled phase diag(1, 1, 1, e^{i lam}) (diagonal)."""
+    return _param_gate("cp", [control, target], {"lam": lam}, is_diagonal=True, num_controls=1)
+
+
+def cu3(theta, phi, lam, control: int, target: int) -> Gate:
+    """Controlled U3(theta, phi, lam)."""
+    return _param_gate("cu3", [control, target], {"theta": theta, "phi": phi, "lam": lam}, _u_adjoint,
+                       num_controls=1)
+
+
+def cu(theta, phi, lam, gamma, control: int, target: int) -> Gate:
+    """Controlled e^{i gamma} U(theta, phi, lam) (Qiskit CUGate)."""
+    return _param_gate("cu", [control, target], {"theta": theta, "phi": phi, "lam": lam, "gamma": gamma},
+                       _u_adjoint, num_controls=1)
+
+
+def rzx(theta, qubit_a: int, qubit_b: int) -> Gate:
+    """RZX(theta) = exp(-i theta Z_a X_b / 2) (Qiskit RZXGate: Z on the first qubit, X on the second)."""
+    return _param_gate("rzx", [qubit_a, qubit_b], {"theta": theta})
+
+
+def xx_plus_yy(theta, beta, qubit_a: int, qubit_b: int) -> Gate:
+    """Qiskit XXPlusYYGate: RZ_a(-beta) exp(-i theta (XX + YY) / 4) RZ_a(beta) (beta = 0: plain XX+YY)."""
+    return _param_gate("xx_plus_yy", [qubit_a, qubit_b], {"theta": theta, "beta": beta}, _beta_kept)
+
+
+def xx_minus_yy(theta, beta, qubit_a: int, qubit_b: int) -> Gate:
+    """Qiskit XXMinusYYGate: RZ_b(beta) exp(-i theta (XX - YY) / 4) RZ_b(-beta) (beta = 0: plain XX-YY)."""
+    return _param_gate("xx_minus_yy", [qubit_a, qubit_b], {"theta": theta, "beta": beta}, _beta_kept)
+
+
 # ------------------------------------------------------------ matrix gates
 
 
@@ -583,6 +839,127 @@ def _controlled_block(matrix: torch.Tensor, num_controls: int) -> torch.Tensor:
     return full
 
 
+def _controlled_diagonal(diagonal: torch.Tensor, num_controls: int) -> torch.Tensor:
+    """Ones with ``diagonal`` at the end (all controls set): the diagonal of a controlled diagonal gate."""
+    d = diagonal.shape[-1]
+    ones = torch.ones(*diagonal.shape[:-1], (d << num_controls) - d, dtype=diagonal.dtype, device=diagonal.device)
+    return torch.cat([ones, diagonal], -1)
+
+
+@lru_cache(maxsize=None)
+def _block_builder(target: Builder, num_controls: int, is_diagonal: bool) -> Builder:
+    """Builder of the full operator of ``num_controls`` controls on ``target``.
+
+    Used only where a controlled gate is fused with others into a small block
+    (and by :meth:`Gate.matrix`); states apply wider ones to the controlled
+    subspace from :meth:`Gate.target_operator`. One builder per (target,
+    controls), so equal gates stack.
+    """
+    def build(params, dtype, device):
+        op = target(params, dtype, device)
+        k = num_controls + op.shape[-1].bit_length() - 1
+        if k > MATRIX_QUBIT_LIMIT:
+            raise ValueError(f"the full operator of a controlled gate on {k} qubits is a 2**{k} x 2**{k} matrix; "
+                             f"at most {MATRIX_QUBIT_LIMIT} qubits (apply the gate to a state instead)")
+        return _controlled_diagonal(op, num_controls) if is_diagonal else _controlled_block(op, num_controls)
+
+    return build
+
+
+def _param_matrix(params, dtype, device):
+    """The matrix held as the gate's only parameter, on ``device`` in ``dtype``."""
+    return params[0].to(device=device, dtype=dtype)
+
+
+@lru_cache(maxsize=None)
+def _fixed_target(name: str) -> Builder:
+    """Builder of the fixed 1-qubit operator ``name`` as a controlled gate's target."""
+    def build(params, dtype, device):
+        return _fixed_operator(name, dtype, device)
+
+    return build
+
+
+@lru_cache(maxsize=64)
+def _fixed_controlled_operator(name: str, num_controls: int, dtype: torch.dtype, device: torch.device):
+    return _block_builder(_fixed_target(name), num_controls, _FIXED[name][1])((), dtype, device)
+
+
+@lru_cache(maxsize=None)
+def _fixed_controlled_builder(name: str, num_controls: int) -> Builder:
+    def build(params, dtype, device):
+        return _fixed_controlled_operator(name, num_controls, dtype, device)
+
+    return build
+
+
+def _control_qubits(controls, target, name: str) -> tuple[tuple[int, ...], int]:
+    """Checked ``(controls, target)``: at least one distinct control, an int target not among them."""
+    controls = _checks.qubit_list(controls, f"{name} controls")
+    if not controls:
+        raise ValueError(f"{name} needs at least one control qubit, got {controls!r}")
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise TypeError(f"{name} target must be one int qubit, got {target!r}")
+    target = _checks.qubit_list([target], f"{name} target")[0]
+    if target in controls:
+        raise ValueError(f"{name} target {target} is also a control in {list(controls)}; they must differ")
+    return controls, target
+
+
+_FIXED_ADJOINT = {"x": "x", "sx": "sxdg", "sxdg": "sx"}
+
+
+def _multi_controlled(name: str, controls, target, target_name: str) -> Gate:
+    """The fixed 1-qubit gate ``target_name`` on ``target`` when every control is 1."""
+    controls, target = _control_qubits(controls, target, name)
+    k = len(controls)
+    adjoint_name = _FIXED_ADJOINT[target_name]
+
+    def inverse(gate: Gate) -> Gate:
+        if adjoint_name == target_name:
+            return gate
+        inverse_name = name[:-1] if name.endswith("†") else name + "†"
+        return _multi_controlled(inverse_name, gate.controls, gate.targets[0], adjoint_name)
+
+    return Gate(name, controls + (target,), (), _fixed_controlled_builder(target_name, k),
+                _FIXED[target_name][1], inverse, num_controls=k, target=_fixed_target(target_name))
+
+
+def mcx(controls, target: int) -> Gate:
+    """X on ``target`` when every qubit of ``controls`` (an int or a sequence, any number) is 1."""
+    return _multi_controlled("mcx", controls, target, "x")
+
+
+def c3x(control_a: int, control_b: int, control_c: int, target: int) -> Gate:
+    """3-controlled X."""
+    return _multi_controlled("c3x", [control_a, control_b, control_c], target, "x")
+
+
+def c3sqrtx(control_a: int, control_b: int, control_c: int, target: int) -> Gate:
+    """3-controlled square root of X (Qiskit C3SXGate)."""
+    return _multi_controlled("c3sqrtx", [control_a, control_b, control_c], target, "sx")
+
+
+def c4x(control_a: int, control_b: int, control_c: int, control_d: int, target: int) -> Gate:
+    """4-controlled X."""
+    return _multi_controlled("c4x", [control_a, control_b, control_c, control_d], target, "x")
+
+
+def _mcphase_of(controls: tuple[int, ...], target: int, params: tuple) -> Gate:
+    def inverse(gate: Gate) -> Gate:
+        return _mcphase_of(gate.controls, gate.targets[0], _negated(gate.params))
+
+    k = len(controls)
+    return Gate("mcphase", controls + (target,), params, _block_builder(_BUILD["phase"], k, True), True, inverse,
+                num_controls=k, target=_BUILD["phase"])
+
+
+def mcphase(lam, controls, target: int) -> Gate:
+    """Phase e^{i lam} on the state where every control and the target are 1 (Qiskit MCPhaseGate; diagonal)."""
+    controls, target = _control_qubits(controls, target, "mcphase")
+    return _mcphase_of(controls, target, (_angle(lam, "mcphase lam"),))
+
+
 def controlled(matrix, controls: Sequence[int] | int, targets: Sequence[int] | int) -> Gate:
     """Apply ``matrix`` to ``targets`` when every control qubit is 1."""
     controls = _checks.qubit_list(controls, "controls")
@@ -594,11 +971,8 @@ def controlled(matrix, controls: Sequence[int] | int, targets: Sequence[int] | i
         raise ValueError(f"qubits {sorted(overlap)} are both control and target")
     u = _as_unitary(matrix, len(targets), "controlled matrix")
     num_controls = len(controls)
-
-    def build(params, dtype, device):
-        return _controlled_block(params[0].to(device=device, dtype=dtype), num_controls)
-
-    return Gate("controlled", controls + targets, (u,), build, batch_shape=u.shape[:-2], num_controls=num_controls)
+    return Gate("controlled", controls + targets, (u,), _block_builder(_param_matrix, num_controls, False),
+                batch_shape=u.shape[:-2], num_controls=num_controls, target=_param_matrix)
 
 
 def diagonal(values, qubits: Sequence[int]) -> Gate:
@@ -637,8 +1011,10 @@ def diagonal(values, qubits: Sequence[int]) -> Gate:
 BUILDERS: dict[str, Callable[..., Gate]] = {
     f.__name__: f
     for f in (
-        i, x, y, z, h, s, sdg, t, tdg, sx, sxdg, rx, ry, rz, phase, u3,
-        cx, cy, cz, swap, iswap, cphase, crx, cry, crz, rxx, ryy, rzz,
-        ccx, cswap, unitary, controlled, diagonal,
+        i, x, y, z, h, s, sdg, t, tdg, sx, sxdg, rx, ry, rz, phase, u3, u1, u2, u, p,
+        cx, cy, cz, swap, iswap, cphase, crx, cry, crz, cu1, cp, cu3, cu, ch, csx,
+        rxx, ryy, rzz, rzx, ecr, dcx, xx_plus_yy, xx_minus_yy,
+        ccx, cswap, rccx, rc3x, c3x, c3sqrtx, c4x, mcx, mcphase,
+        unitary, controlled, diagonal,
     )
 }

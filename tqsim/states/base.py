@@ -127,7 +127,9 @@ class DenseState:
         """A new state with ``operations`` (gates, channels, a Circuit) applied in order.
 
         Runs of gates between channels are fused into blocks (sizes in
-        :func:`tqsim.fusion.block_size`).
+        :func:`tqsim.fusion.block_size`); a controlled gate wider than a block
+        acts on the amplitudes whose controls are all 1 only
+        (:meth:`_apply_controlled`), its full matrix never built.
         """
         return self._evolve_checked(checked_operations(self, operations, self._takes_channels))
 
@@ -145,8 +147,12 @@ class DenseState:
             if isinstance(op, Gate):
                 gates.append(op)
                 continue
-            operators = fusion.gate_operators(gates, self.dtype, self.device)
+            fused = [g for g in gates if not fusion.applies_apart(g, max_qubits)]
+            operators = fusion.gate_operators(fused, self.dtype, self.device)
             for block in fusion.plan(gates, max_qubits):
+                if fusion.applies_apart(block.gates[0], max_qubits):  # alone in its block
+                    data = self._apply_controlled(data, block.gates[0], buffers)
+                    continue
                 operator = fusion.build_operator(block, self.dtype, self.device, operators)
                 data = self._apply_gate_operator(data, operator, block.qubits, block.is_diagonal, buffers)
             gates = []
@@ -157,6 +163,9 @@ class DenseState:
     _takes_channels = False
 
     def _apply_gate_operator(self, data, op, qubits, is_diagonal, buffers):  # pragma: no cover
+        raise NotImplementedError
+
+    def _apply_controlled(self, data, gate: Gate, buffers):  # pragma: no cover
         raise NotImplementedError
 
     def _apply_channel(self, data, channel, buffers):  # pragma: no cover

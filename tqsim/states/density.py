@@ -4,6 +4,9 @@ For gates and channels the matrix is viewed as one flat tensor over ``2n``
 qubits, rows first: row qubit ``q`` is flat qubit ``q`` and column qubit ``q``
 is flat qubit ``n + q``. ``U rho U^dagger`` is then ``U`` on the row qubits and
 ``conj(U)`` on the column qubits, through the same routine that evolves kets.
+A wide controlled gate is the same twice over: its target operator on the
+rows whose row controls are all 1, then its conjugate on the columns whose
+column controls are all 1 (two passes, no ``2**k x 2**k`` matrix).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 import torch
 
 from .. import _checks
-from ..tensor.flat import apply_diagonal, apply_matrix, num_qubits_of
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, num_qubits_of
 from ..tensor.matfunc import hermitian_eigvalsh
 from .base import DenseState
 from .statevector import StateVector
@@ -156,6 +159,20 @@ class DensityMatrix(DenseState):
         shape = batch + flat.shape[-1:]
         first = apply(flat, op, qubits, out=buffers.target(flat, shape, flat) if buffers else None)
         second = apply(first, op.conj(), columns, out=buffers.target(first, shape, first) if buffers else None)
+        return second.reshape(*batch, 1 << n, 1 << n)
+
+    def _apply_controlled(self, data, gate, buffers):
+        n = self.num_qubits
+        op = gate.target_operator(self.dtype, self.device)
+        core = 1 if gate.is_diagonal else 2
+        flat = self._flat(data)
+        batch = torch.broadcast_shapes(flat.shape[:-1], op.shape[: op.ndim - core])
+        shape = batch + flat.shape[-1:]
+        controls, targets = gate.controls, gate.targets
+        first = apply_controlled(flat, op, controls, targets, gate.is_diagonal,
+                                 out=buffers.target(flat, shape, flat) if buffers else None)
+        second = apply_controlled(first, op.conj(), [n + q for q in controls], [n + q for q in targets],
+                                  gate.is_diagonal, out=buffers.target(first, shape, first) if buffers else None)
         return second.reshape(*batch, 1 << n, 1 << n)
 
     def _apply_channel(self, data, channel, buffers):

@@ -11,6 +11,14 @@ neighbours are brought together by a network of SWAPs and sent back afterwards
 (each SWAP is an exact gate followed by the same truncated split); gates on 3
 or more qubits are applied to the merged block of their cores and split back
 one bond at a time.
+
+A controlled gate on 3 or more qubits (``Gate.is_controlled``: mcx, mcphase,
+controlled, ...) is never merged into a ``2**k`` block: it is the MPO
+``I + P_controls ⊗ (U - I)`` (``P`` the projector on 1 of every control),
+of bond dimension 2 for one target, applied across the gate's span without
+SWAPs, then the span is brought back to canonical form by a QR sweep and
+truncated by an SVD sweep (``max_bond``, ``cutoff``, discarded weights as for
+any split).
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from .. import _checks, fusion
 from ..tensor.contract import contract
 from ..tensor.flat import gram_over_axes, permute_qubits, run_grouped_shape
 from ..tensor.svd import svd, truncated_svd
-from ..tensor.tt import check_cores, tt_from_dense, tt_merge, tt_move_center, tt_orthogonalize, tt_to_dense
+from ..tensor.tt import (check_cores, tt_from_dense, tt_merge, tt_move_center, tt_orthogonalize, tt_sum,
+                         tt_to_dense, ttm_from_dense)
 from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
 from .statevector import StateVector
 
@@ -396,8 +405,14 @@ class MPS:
         into neighbouring 2-qubit gates first, which changes no truncation)."""
         gates = checked_operations(self, operations, takes_channels=False, takes_batches=False)
         run = _Evolution(self)
-        operators = fusion.gate_operators(gates, self.dtype, self.device)
+        operators = fusion.gate_operators([g for g in gates if not fusion.applies_apart(g, 2)],
+                                          self.dtype, self.device)
         for block in fusion.plan(gates, 2):
+            gate = block.gates[0]
+            if fusion.applies_apart(gate, 2):  # a controlled gate on 3+ qubits, alone in its block
+                op = gate.target_operator(self.dtype, self.device)
+                run.apply_controlled(torch.diag_embed(op) if gate.is_diagonal else op, gate.controls, gate.targets)
+                continue
             op = fusion.build_operator(block, self.dtype, self.device, operators)
             run.apply(torch.diag_embed(op) if block.is_diagonal else op, list(block.qubits))
         return MPS._trusted(run.cores, self.max_bond, self.cutoff, run.center, run.discarded)
@@ -498,6 +513,64 @@ class _Evolution:
         self.apply_block(matrix, qubits[0], k)
         for site in reversed(swaps):
             self.apply_block(self._swap, site, 2)
+
+    def apply_controlled(self, target: torch.Tensor, controls: Sequence[int], targets: Sequence[int]) -> None:
+        """Apply ``target`` (a matrix on ``targets``, order given) where every control is 1.
+
+        The gate is the MPO ``I + P ⊗ W`` over the span of its qubits, ``P``
+        the projector on 1 of each control and ``W = U - I`` on the targets (a
+        TT-matrix over the target sites, rank 1 for one target); other sites
+        of the span carry identities. Applied exactly (bond dimensions grow by
+        at most ``1 + rank W``), then a QR sweep left to right and a truncating
+        SVD sweep back leave the centre at the span's first site.
+        """
+        dtype, device = target.dtype, target.device
+        order = sorted(range(len(targets)), key=lambda j: targets[j])
+        t = len(targets)
+        if order != list(range(t)):  # big-endian over the target sites in ascending order
+            target = permute_qubits(target.reshape(-1), order + [t + o for o in order]).reshape(target.shape)
+        sites = sorted(targets)
+        eye2 = torch.eye(2, dtype=dtype, device=device)
+        w = target - torch.eye(1 << t, dtype=dtype, device=device)
+        w_cores = [w.reshape(1, 2, 2, 1)] if t == 1 else ttm_from_dense(w, [2] * t, [2] * t)[0]
+        projector = torch.zeros(2, 2, dtype=dtype, device=device)
+        projector[1, 1] = 1
+        lo, hi = min(min(controls), sites[0]), max(max(controls), sites[-1])
+        identity, correction = [], []
+        rank = 1  # bond of W at this point of the span (1 outside the targets)
+        for q in range(lo, hi + 1):
+            identity.append(eye2.reshape(1, 4, 1))
+            if q in sites:
+                core = w_cores[sites.index(q)]
+                rank = core.shape[-1]
+            else:  # a control (projector) or another site (identity), times the identity on W's bond
+                local = projector if q in controls else eye2
+                core = contract("ab,st->astb", torch.eye(rank, dtype=dtype, device=device), local)
+            correction.append(core.reshape(core.shape[0], 4, core.shape[-1]))
+        mpo = [c.reshape(c.shape[0], 2, 2, c.shape[-1]) for c in tt_sum(identity, correction)]
+        if not lo <= self.center <= hi:  # canonical around the span: what compress_span needs
+            self.move_center(lo if self.center < lo else hi)
+        for q, o in zip(range(lo, hi + 1), mpo):
+            # (a, out, in, b) x (x, in, y) -> (a x, out, b y)
+            core = contract("aijb,xjy->axiby", o, self.cores[q])
+            self.cores[q] = core.reshape(o.shape[0] * core.shape[1], 2, o.shape[-1] * core.shape[-1])
+        self.compress_span(lo, hi)
+
+    def compress_span(self, lo: int, hi: int) -> None:
+        """Restore canonical form over sites ``lo..hi`` (cores outside are canonical
+        around the span) and truncate its bonds, right to left; centre ends at ``lo``."""
+        tt_move_center(self.cores, lo, hi)  # QR: lo..hi-1 left-orthogonal, the norm at hi
+        for site in range(hi, lo, -1):
+            core = self.cores[site]
+            a, _, b = core.shape
+            split = truncated_svd(core.reshape(a, 2 * b), self.max_bond, self.cutoff)
+            self.cores[site] = split.vh.reshape(-1, 2, b)
+            s = split.s
+            if split.discarded > 0:
+                self.discarded.append(split.discarded)
+                s = s / torch.linalg.vector_norm(s)
+            self.cores[site - 1] = contract("xsa,ar->xsr", self.cores[site - 1], split.u * s.to(split.u.dtype))
+        self.center = lo
 
     def apply_block(self, matrix: torch.Tensor, first: int, k: int) -> None:
         """Apply a ``2**k`` matrix on sites ``first .. first+k-1`` and split them again."""

@@ -4,7 +4,9 @@ Everything is O(n): 1-qubit gates multiply one vector, expectation values of
 Pauli strings multiply single-qubit expectations, sampling draws every qubit
 on its own. A gate on several qubits is applied to the product of their
 vectors and factored back; if the result is entangled the gate is refused with
-a pointer to MPS, so a ProductState never silently stops being one.
+a pointer to MPS, so a ProductState never silently stops being one. A
+controlled gate (mcx, mcphase, controlled, ...) acts on that product vector
+through its target operator only, never as a ``2**k x 2**k`` matrix.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 
 from .. import _checks
 from ..gates import Gate
-from ..tensor.flat import apply_diagonal, apply_matrix
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix
 from ..tensor.svd import svd
 from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
 from .statevector import StateVector
@@ -192,7 +194,10 @@ class ProductState:
         gates = checked_operations(self, operations, takes_channels=False, takes_batches=False)
         rows = list(self.vectors.unbind(0))
         for gate in gates:
-            op = gate.operator(self.dtype, self.device)
+            if gate.is_controlled and gate.num_qubits > 2:
+                op = None  # applied below from its target operator
+            else:
+                op = gate.operator(self.dtype, self.device)
             if gate.num_qubits == 1:
                 rows[gate.qubits[0]] = op * rows[gate.qubits[0]] if gate.is_diagonal else op @ rows[gate.qubits[0]]
                 continue
@@ -200,7 +205,12 @@ class ProductState:
             for q in gate.qubits[1:]:
                 joint = (joint.unsqueeze(-1) * rows[q]).reshape(-1)
             local = list(range(gate.num_qubits))
-            joint = apply_diagonal(joint, op, local) if gate.is_diagonal else apply_matrix(joint, op, local)
+            if op is None:
+                target = gate.target_operator(self.dtype, self.device)
+                joint = apply_controlled(joint, target, local[: gate.num_controls], local[gate.num_controls:],
+                                         gate.is_diagonal)
+            else:
+                joint = apply_diagonal(joint, op, local) if gate.is_diagonal else apply_matrix(joint, op, local)
             for q, v in zip(gate.qubits, _factor(joint, gate)):
                 rows[q] = v
         return ProductState(torch.stack(rows))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .. import _checks
-from ..tensor.flat import apply_diagonal, apply_matrix, num_qubits_of
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, num_qubits_of
 from .base import DenseState
 
 __all__ = ["StateVector"]
@@ -159,6 +159,14 @@ class StateVector(DenseState):
         if is_diagonal:
             return apply_diagonal(data, op, qubits, out=out)
         return apply_matrix(data, op, qubits, out=out)
+
+    def _apply_controlled(self, data, gate, buffers):
+        """A wide controlled gate: its target operator on the amplitudes whose controls are all 1."""
+        op = gate.target_operator(self.dtype, self.device)
+        core = 1 if gate.is_diagonal else 2
+        batch = torch.broadcast_shapes(data.shape[:-1], op.shape[: op.ndim - core])
+        out = buffers.target(data, batch + data.shape[-1:], avoid=data) if buffers else None
+        return apply_controlled(data, op, gate.controls, gate.targets, gate.is_diagonal, out=out)
 
 
 def _check_finite(amps: torch.Tensor) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import string
+from functools import lru_cache
 from typing import Sequence
 
 import torch
@@ -23,8 +24,10 @@ from . import cuda_kernels
 from .contract import contract
 
 __all__ = [
+    "apply_controlled",
     "apply_diagonal",
     "apply_matrix",
+    "controlled_subspace",
     "flip_qubits",
     "grouped_shape",
     "num_qubits_of",
@@ -232,6 +235,122 @@ def apply_diagonal(
         return out
     y = x * d
     return y.reshape(*y.shape[: y.ndim - len(shape)], 1 << n)
+
+
+def controlled_subspace(
+    num_qubits: int, controls: Sequence[int], targets: Sequence[int], device: torch.device
+) -> torch.Tensor:
+    """Flat indices of the amplitudes whose ``controls`` bits are all 1, shape ``(2**f, 2**t)``.
+
+    Row ``j`` runs over the ``f`` other qubits (big-endian, ascending qubits,
+    so rows are in memory order); column ``i`` over the ``t`` targets,
+    big-endian in the order given. Index ``r * 2**t + i`` is a sum of one
+    power of two per set bit: built on ``device`` from ``arange`` steps, no
+    copy from the host. Small patterns are cached.
+    """
+    free = num_qubits - len(controls) - len(targets)
+    key = (num_qubits, tuple(controls), tuple(targets), device)
+    return _subspace_cached(*key) if free <= 12 else _subspace(*key)
+
+
+@lru_cache(maxsize=256)
+def _subspace_cached(num_qubits, controls, targets, device) -> torch.Tensor:
+    return _subspace(num_qubits, controls, targets, device)
+
+
+def _subspace(num_qubits: int, controls: tuple, targets: tuple, device: torch.device) -> torch.Tensor:
+    def weight(q: int) -> int:
+        return 1 << (num_qubits - 1 - q)
+
+    def bits_sum(qubits) -> torch.Tensor:
+        # every sum of a subset of the weights, big-endian in the order of ``qubits``
+        index = torch.zeros(1, dtype=torch.long, device=device)
+        for q in qubits:
+            index = (index.unsqueeze(-1) + torch.arange(2, dtype=torch.long, device=device) * weight(q)).reshape(-1)
+        return index
+
+    taken = set(controls) | set(targets)
+    rows = bits_sum([q for q in range(num_qubits) if q not in taken])
+    return sum(weight(c) for c in controls) + rows.unsqueeze(-1) + bits_sum(targets)
+
+
+def apply_controlled(
+    state: torch.Tensor,
+    operator: torch.Tensor,
+    controls: Sequence[int],
+    targets: Sequence[int],
+    is_diagonal: bool = False,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Apply ``operator`` to ``targets`` of the amplitudes whose ``controls`` are all 1.
+
+    The operator of the whole gate, identity outside that subspace, is never
+    built: a 20-control X on 22 qubits reads and writes 4 amplitude pairs and
+    copies the rest (one pass over the state).
+
+    Parameters
+    ----------
+    state : torch.Tensor
+        Shape ``(*batch, 2**n)``.
+    operator : torch.Tensor
+        The target operator: a matrix ``(*mbatch, 2**t, 2**t)``, or its
+        diagonal ``(*mbatch, 2**t)`` when ``is_diagonal``, big-endian over
+        ``targets`` in the order given.
+    controls, targets : sequence of int
+        Distinct qubits, any order, adjacent or not.
+    out : torch.Tensor, optional
+        Buffer of the result's shape to write into (not with autograd).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(*broadcast(batch, mbatch), 2**n)``, a new tensor (autograd
+        flows to ``state`` and ``operator``).
+
+    Notes
+    -----
+    The qubits above the first and below the last gate qubit stay strided
+    axes of the view ``(*batch, 2**lo, 2**m, 2**tail)``; only the ``m``
+    qubits of the gate's span are addressed through
+    :func:`controlled_subspace`, gathered with ``index_select`` and written
+    back with an out-of-place ``index_copy``.
+    """
+    n = num_qubits_of(state)
+    controls, targets = list(controls), list(targets)
+    t = len(targets)
+    dim = 1 << t
+    core = 1 if is_diagonal else 2
+    if operator.shape[operator.ndim - core:] != (dim,) * core:
+        raise ValueError(
+            f"a {'diagonal' if is_diagonal else 'matrix'} on {t} target qubit(s) must end in shape "
+            f"{(dim,) * core}, got {tuple(operator.shape)}"
+        )
+    qubits = controls + targets
+    lo, hi = min(qubits), max(qubits)
+    m = hi - lo + 1
+    lead, tail = 1 << lo, 1 << (n - 1 - hi)
+    index = controlled_subspace(m, [c - lo for c in controls], [q - lo for q in targets], state.device)
+    rows = index.shape[0]
+    flat_index = index.reshape(-1)
+    batch = state.shape[:-1]
+    mbatch = operator.shape[: operator.ndim - core]
+    x = state.reshape(*batch, lead, 1 << m, tail)
+    sub = x.index_select(-2, flat_index).reshape(*batch, lead, rows, dim, tail)
+    if is_diagonal:
+        new = sub * operator.reshape(*mbatch, 1, 1, dim, 1)
+    elif tail == 1:  # the target axis is last: rows times the transposed matrix
+        new = (sub.squeeze(-1) @ operator.mT.reshape(*mbatch, 1, dim, dim)).unsqueeze(-1)
+    else:
+        new = operator.reshape(*mbatch, 1, 1, dim, dim) @ sub
+    shape = new.shape[:-4]
+    base = x if x.shape[:-3] == shape else x.expand(*shape, lead, 1 << m, tail)
+    source = new.reshape(*shape, lead, rows * dim, tail)
+    if out is not None:
+        view = out.view(*shape, lead, 1 << m, tail)
+        view.copy_(base)
+        view.index_copy_(-2, flat_index, source)
+        return out
+    return base.index_copy(-2, flat_index, source).reshape(*shape, 1 << n)
 
 
 def flip_qubits(state: torch.Tensor, qubits: Sequence[int]) -> torch.Tensor:
