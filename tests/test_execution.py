@@ -223,6 +223,8 @@ def test_bad_input_is_refused_with_a_message():
         tq.counts(tq.Circuit(2).h(0), 10)
     with pytest.raises(ValueError, match="no earlier measurement writes"):
         tq.Circuit(2, 2).measure(0, 0).x(1).c_if(1, 1)
+    with pytest.raises(ValueError, match=r"c_if on bit\(s\) \[1, 2\], which no earlier"):
+        tq.Circuit(2, 3).measure(0, 0).x(1).c_if([1, 2], 1)
     with pytest.raises(IndexError, match="measure bit 3 out of range for 1 classical bits"):
         tq.Circuit(2, 1).measure(0, 3)
     with pytest.raises(IndexError, match="num_clbits"):
@@ -245,6 +247,14 @@ def test_bad_input_is_refused_with_a_message():
     with pytest.raises(ValueError):
         d.c_if(0, 5)
     assert len(d) == 2 and d[-1].name == "x"
+
+
+def test_register_condition_reads_unmeasured_bits_as_zero():
+    # bit 1 is never written: ``c == 1`` over bits (0, 1) holds exactly when bit 0 reads 1
+    c = tq.Circuit(2, 2).x(0).measure(0, 0).x(1).c_if([0, 1], 1).measure(1, 1)
+    assert tq.counts(c, 20, seed=0) == {"11": 20}
+    d = tq.Circuit(2, 2).x(0).measure(0, 0).x(1).c_if([0, 1], 3)
+    assert float(d.run().probabilities()[2]) == pytest.approx(1.0)  # not applied: the register reads 1
 
 
 def test_barriers_change_nothing():

@@ -6,6 +6,7 @@ The public API, re-exported; see docs/api.md.
 from . import channels, gates, tensor
 from .circuit import Circuit
 from .execution import Result, counts
+from .interop import load_qasm
 from .info import (
     bures_distance,
     concurrence,
@@ -50,6 +51,7 @@ __all__ = [
     "gates",
     "hellinger_distance",
     "linear_entropy",
+    "load_qasm",
     "log_negativity",
     "mutual_information",
     "negativity",

@@ -61,10 +61,9 @@ class Circuit:
         if isinstance(operation, Conditioned):
             self._check_bits(operation.bits, "c_if bit")
             written = self._written_bits()
-            unmeasured = [b for b in operation.bits if b not in written]
-            if unmeasured:
+            if not written.intersection(operation.bits):  # bits start at 0, but a condition on none measured is a slip
                 raise ValueError(
-                    f"c_if on bit(s) {unmeasured} that no earlier measurement writes "
+                    f"c_if on bit(s) {list(operation.bits)}, which no earlier measurement writes "
                     f"(measured so far: {sorted(written) or 'none'})"
                 )
         self.operations.append(operation)
@@ -108,7 +107,8 @@ class Circuit:
 
         ``c.x(1).c_if(0, 1)`` flips qubit 1 when bit 0 reads 1. With several
         bits, ``bits[0]`` is the least significant digit of ``value``, as in
-        OpenQASM's ``if (c == value)``.
+        OpenQASM's ``if (c == value)``. Bits start at 0; a condition none of
+        whose bits an earlier measurement writes is refused as a mistake.
         """
         if not self.operations:
             raise ValueError("c_if conditions the last operation, but the circuit is empty")

@@ -69,7 +69,32 @@ def measured_outcomes(outcomes: torch.Tensor, bits: bool) -> torch.Tensor:
     return (outcomes * powers).sum(-1)
 
 
-class DenseState:
+class Exportable:
+    """Conversions every state kind offers: :meth:`to_numpy` and :meth:`to_qutip`.
+
+    A kind provides ``_dense()``, its dense tensor: the amplitudes (the
+    default) or, for a density matrix, the matrix.
+    """
+
+    __slots__ = ()
+
+    def _dense(self) -> torch.Tensor:
+        return self.amplitudes()
+
+    def to_numpy(self):
+        """The state as a NumPy array: amplitudes ``(2**n,)`` (the matrix of a
+        DensityMatrix), batch axis kept; detached and on the CPU. Dense, so n <= 30."""
+        return self._dense().detach().resolve_conj().cpu().numpy()
+
+    def to_qutip(self):
+        """The state as a ``qutip.Qobj``: a ket with dims ``[[2]*n, [1]*n]``, or for a
+        DensityMatrix an operator with dims ``[[2]*n, [2]*n]``. Needs ``pip install "tqsim[qutip]"``."""
+        from ..interop.qutip import to_qutip
+
+        return to_qutip(self)
+
+
+class DenseState(Exportable):
     """A flat tensor over qubits plus the bookkeeping around it.
 
     Subclasses define how gates and channels act (:meth:`_apply_gate_operator`,

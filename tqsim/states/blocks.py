@@ -22,7 +22,7 @@ import torch
 from .. import _checks
 from ..gates import Gate, stacked_gate, stacking_key
 from ..tensor.flat import apply_matrix, permute_qubits, reduce_to
-from .base import check_index_width, checked_operations, inverse_cdf_draws, measured_outcomes
+from .base import Exportable, check_index_width, checked_operations, inverse_cdf_draws, measured_outcomes
 from .statevector import StateVector
 
 __all__ = ["BlockProductState"]
@@ -34,7 +34,7 @@ class _Stack(NamedTuple):
     amplitudes: torch.Tensor  # (m, 2**k)
 
 
-class BlockProductState:
+class BlockProductState(Exportable):
     """``|psi_1>_{B_1} ⊗ |psi_2>_{B_2} ⊗ ...`` over disjoint qubit groups ``B_i``.
 
     Build one with :meth:`zeros` or :meth:`from_blocks` and evolve it with

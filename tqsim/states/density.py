@@ -92,6 +92,17 @@ class DensityMatrix(DenseState):
         return cls(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1).real[..., None, None], n)
 
     # -------------------------------------------------------------- read-out
+    def _dense(self) -> torch.Tensor:
+        return self._data
+
+    @classmethod
+    def from_qutip(cls, qobj, dtype: torch.dtype | None = None) -> "DensityMatrix":
+        """From a QuTiP density matrix (dims ``[[2]*n, [2]*n]``) or ket (giving |psi><psi|).
+        Needs ``pip install "tqsim[qutip]"``."""
+        from ..interop.qutip import density_matrix_from_qutip
+
+        return density_matrix_from_qutip(qobj, dtype)
+
     def matrix(self) -> torch.Tensor:
         """The ``(2**n, 2**n)`` (or batched) matrix."""
         return self._data

@@ -34,7 +34,7 @@ from ..tensor.flat import gram_over_axes, permute_qubits, run_grouped_shape
 from ..tensor.svd import svd, truncated_svd
 from ..tensor.tt import (check_cores, tt_from_dense, tt_merge, tt_move_center, tt_orthogonalize, tt_sum,
                          tt_to_dense, ttm_from_dense)
-from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
+from .base import Exportable, check_index_width, checked_operations, measured_outcomes, uniform_draws
 from .statevector import StateVector
 
 __all__ = ["MPS"]
@@ -54,7 +54,7 @@ def check_truncation(max_bond, cutoff) -> tuple[int | None, float]:
     return max_bond, float(cutoff)
 
 
-class MPS:
+class MPS(Exportable):
     """A pure state of ``n`` qubits as a matrix product state (big-endian sites).
 
     Parameters

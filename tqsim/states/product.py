@@ -20,13 +20,13 @@ from .. import _checks
 from ..gates import Gate
 from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix
 from ..tensor.svd import svd
-from .base import check_index_width, checked_operations, measured_outcomes, uniform_draws
+from .base import Exportable, check_index_width, checked_operations, measured_outcomes, uniform_draws
 from .statevector import StateVector
 
 __all__ = ["ProductState"]
 
 
-class ProductState:
+class ProductState(Exportable):
     """A product state ``|v_0> ⊗ |v_1> ⊗ ... ⊗ |v_{n-1}>``.
 
     ``vectors`` has shape ``(n, 2)``; each row is normalised.

@@ -101,6 +101,13 @@ class StateVector(DenseState):
         return cls(amps, n)
 
     @classmethod
+    def from_qutip(cls, qobj, dtype: torch.dtype | None = None) -> "StateVector":
+        """From a QuTiP ket on qubits (dims ``[[2]*n, [1]*n]``). Needs ``pip install "tqsim[qutip]"``."""
+        from ..interop.qutip import statevector_from_qutip
+
+        return statevector_from_qutip(qobj, dtype)
+
+    @classmethod
     def random(
         cls,
         num_qubits: int,
