@@ -10,6 +10,7 @@ circuit's ``num_clbits`` classical bits.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from typing import Iterable, Iterator
 
 import torch
@@ -41,6 +42,7 @@ class Circuit:
         self.num_qubits = _checks.num_qubits(num_qubits)
         self.num_clbits = _checks.num_qubits(num_clbits, minimum=0) if num_clbits else 0
         self.operations: list[Operation] = []
+        self._writes: Counter[int] = Counter()  # measurements writing each classical bit
         #: named quantum registers (from OpenQASM or Qiskit): name -> qubit indices
         self.qregs: dict[str, tuple[int, ...]] = {}
         #: named classical registers: name -> bit indices
@@ -60,27 +62,30 @@ class Circuit:
             self._check_bits([inner.bit], "measure bit")
         if isinstance(operation, Conditioned):
             self._check_bits(operation.bits, "c_if bit")
-            written = self._written_bits()
-            if not written.intersection(operation.bits):  # bits start at 0, but a condition on none measured is a slip
+            if not any(self._writes[b] for b in operation.bits):  # bits start at 0, but none measured is a slip
+                written = sorted(b for b, count in self._writes.items() if count)
                 raise ValueError(
                     f"c_if on bit(s) {list(operation.bits)}, which no earlier measurement writes "
-                    f"(measured so far: {sorted(written) or 'none'})"
+                    f"(measured so far: {written or 'none'})"
                 )
         self.operations.append(operation)
+        if isinstance(inner, Measure):
+            self._writes[inner.bit] += 1
         return self
+
+    def _pop(self) -> Operation:
+        """Remove and return the last operation, keeping the record of measured bits."""
+        last = self.operations.pop()
+        inner = last.operation if isinstance(last, Conditioned) else last
+        if isinstance(inner, Measure):
+            self._writes[inner.bit] -= 1
+        return last
 
     def _check_bits(self, bits, what: str) -> None:
         for b in bits:
             if not 0 <= b < self.num_clbits:
                 allowed = f"0..{self.num_clbits - 1}" if self.num_clbits else "none: Circuit(n, num_clbits=m) makes m bits"
                 raise IndexError(f"{what} {b} out of range for {self.num_clbits} classical bits (allowed {allowed})")
-
-    def _written_bits(self) -> set[int]:
-        return {
-            (op.operation if isinstance(op, Conditioned) else op).bit
-            for op in self.operations
-            if isinstance(op.operation if isinstance(op, Conditioned) else op, Measure)
-        }
 
     def measure(self, qubit: int, bit: int) -> "Circuit":
         """Measure ``qubit`` in the Z basis and write the outcome to classical ``bit``."""
@@ -112,14 +117,13 @@ class Circuit:
         """
         if not self.operations:
             raise ValueError("c_if conditions the last operation, but the circuit is empty")
-        last = self.operations.pop()
-        if isinstance(last, Conditioned):
-            self.operations.append(last)
-            raise ValueError(f"{last!r} is already conditioned")
+        if isinstance(self.operations[-1], Conditioned):
+            raise ValueError(f"{self.operations[-1]!r} is already conditioned")
+        last = self._pop()
         try:
             self.append(Conditioned(last, bits, value))
         except (TypeError, ValueError, IndexError):
-            self.operations.append(last)
+            self.append(last)
             raise
         return self
 
