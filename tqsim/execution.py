@@ -68,18 +68,25 @@ def simulate(circuit, state, generator: torch.Generator | None = None) -> Result
     if not isinstance(state, StateVector) and getattr(state, "batch_shape", ()):
         raise ValueError(f"a batched {type(state).__name__} cannot follow trajectories; use a StateVector")
     bits = torch.zeros(*state.batch_shape, circuit.num_clbits, dtype=torch.int64)
-    pending: list = []
-    for op in circuit.operations + [None]:
-        if isinstance(op, (Gate, Channel)):
-            pending.append(op)
-            continue
-        if pending:
-            state = state.evolve(pending)
-            pending = []
-        if op is None or isinstance(op, Barrier):
-            continue
-        state, bits = _classical_step(state, bits, op, generator)
+    for run, op in _segments(circuit.operations):
+        if run:
+            state = state.evolve(run)
+        if op is not None:
+            state, bits = _classical_step(state, bits, op, generator)
     return Result(state, bits)
+
+
+def _segments(operations):
+    """``(run of gates and channels, the classical operation after it)`` pairs, the last
+    with ``None``; barriers are dropped."""
+    run: list = []
+    for op in operations:
+        if isinstance(op, (Gate, Channel)):
+            run.append(op)
+        elif not isinstance(op, Barrier):
+            yield run, op
+            run = []
+    yield run, None
 
 
 def _classical_step(state, bits: torch.Tensor, op, generator):
@@ -168,16 +175,11 @@ def _exact(circuit, state: DensityMatrix) -> Result:
         raise ValueError("measurements on a batch of density matrices are not supported; run them one at a time")
     n = state.num_qubits
     branches = {(0,) * circuit.num_clbits: state}
-    pending: list = []
-    for op in circuit.operations + [None]:
-        if isinstance(op, (Gate, Channel)):
-            pending.append(op)
-            continue
-        if pending:
-            branches = {key: rho.evolve(pending) for key, rho in branches.items()}
-            pending = []
-        if op is None or isinstance(op, Barrier):
-            continue
+    for run, op in _segments(circuit.operations):
+        if run:
+            branches = {key: rho.evolve(run) for key, rho in branches.items()}
+        if op is None:
+            break
         updated: dict[tuple, DensityMatrix] = {}
         for key, rho in branches.items():
             inner, act = op, True
