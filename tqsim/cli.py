@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "130 interrupted (Ctrl-C keeps the steps done; continue with --resume).")
     _maxcut_arguments(maxcut)
     maxcut.set_defaults(run=_maxcut)
+    from .maxcut.study.command import add_study_commands
+
+    add_study_commands(sub)
     bench = sub.add_parser("bench", help="benchmarks against other simulators")
     peers = bench.add_subparsers(dest="peer", metavar="peer", required=True)
     qutip = peers.add_parser("qutip", help="partial traces, entropies and circuits against QuTiP")
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (ValueError, TypeError, IndexError) as error:
+    except (ValueError, TypeError, IndexError, FileNotFoundError, ImportError) as error:  # bad input, missing extra
         print(f"tqsim {args.command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # outside a training loop (which keeps its steps and returns)

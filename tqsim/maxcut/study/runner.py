@@ -1,0 +1,120 @@
+"""Run a study: every run of a grid that the database does not hold yet, one ordinary ``train()`` each.
+
+A run's rows reach the database in one transaction when it completes, so a
+study killed at any moment keeps every finished run, and running the same
+command again continues with the rest (the grid must be the same: the store
+refuses another one).
+
+The reference a ratio is taken against is fixed per graph, before any run on
+it: the exact optimum by brute force when the graph is small enough, else the
+Goemans-Williamson SDP bound (an upper bound on the optimum, so those ratios
+are lower bounds on the true ones), labelled as such in the database.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ..ansatz import make_ansatz
+from ..problem import MaxCutProblem
+from ..train import resolve_device, train
+from .grid import RunSpec, StudyGrid
+from .store import StudyStore
+
+__all__ = ["BRUTE_FORCE_NODES", "OPTIMUM_CHOICES", "reference", "run_study"]
+
+#: largest graph whose optimum is found by brute force (2**26 cuts, a few seconds)
+BRUTE_FORCE_NODES = 26
+#: how a study takes the reference of its ratios: exact up to BRUTE_FORCE_NODES ("auto"), always exact, or
+#: always the classical reference
+OPTIMUM_CHOICES = ("auto", "exact", "reference")
+
+
+def reference(problem: MaxCutProblem, optimum: str = "auto", seed: int = 0) -> tuple[float, str]:
+    """``(value, kind)`` to divide cuts by: ``(optimum, "exact")`` or ``(SDP bound, "gw-bound")``."""
+    if optimum not in OPTIMUM_CHOICES:
+        raise ValueError(f"optimum must be one of {', '.join(OPTIMUM_CHOICES)}, got {optimum!r}")
+    small = problem.num_nodes <= BRUTE_FORCE_NODES
+    if optimum == "exact" and not small:
+        raise ValueError(f"--optimum exact needs brute force over 2**{problem.num_nodes} cuts; it stops at "
+                         f"{BRUTE_FORCE_NODES} nodes: use --optimum auto (the Goemans-Williamson bound above that)")
+    if optimum == "exact" or (optimum == "auto" and small):
+        return float(problem.brute_force()[0]), "exact"
+    from .baselines import goemans_williamson
+
+    return float(goemans_williamson(problem, seed=seed).sdp_bound), "gw-bound"
+
+
+def run_study(
+    grid: StudyGrid,
+    db: str,
+    device="auto",
+    optimum: str = "auto",
+    progress: bool = True,
+) -> StudyStore:
+    """Train every run of ``grid`` not yet in the database at ``db``; return the store, still open
+    (close it, or use it in a ``with`` block, to release the writer lock).
+
+    Parameters
+    ----------
+    grid : StudyGrid
+        The runs. A database made for another grid is refused.
+    db : str
+        The SQLite file, created when missing.
+    device : str
+        "auto" (CUDA when present), "cpu" or "cuda"; every run uses it.
+    optimum : {"auto", "exact", "reference"}
+        What ratios are taken against (see :func:`reference`).
+    progress : bool
+        One line on stderr per finished run.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After Ctrl-C: the run in progress is dropped, the finished ones stay.
+    """
+    if optimum not in OPTIMUM_CHOICES:
+        raise ValueError(f"optimum must be one of {', '.join(OPTIMUM_CHOICES)}, got {optimum!r}")
+    runs = grid.runs()
+    dev = resolve_device(device)
+    if optimum == "exact":  # refuse before any work, not at the first big graph
+        biggest = max(runs, key=lambda spec: spec.nodes)
+        if biggest.nodes > BRUTE_FORCE_NODES:
+            reference(biggest.problem(), "exact")
+    store = StudyStore.create(db, grid)
+    done = store.done_keys()
+    todo = [spec for spec in runs if spec.key not in done]
+    if progress and done:
+        print(f"tqsim study: {len(done)} of {len(runs)} runs already in {db}; running the other {len(todo)}",
+              file=sys.stderr)
+    try:
+        references: dict[str, tuple[float, str]] = {}
+        for count, spec in enumerate(todo, 1):
+            problem = spec.problem()
+            if spec.graph not in references:
+                references[spec.graph] = reference(problem, optimum)
+            value, kind = references[spec.graph]
+            began = time.perf_counter()
+            result = _train(spec, problem, value, dev)
+            if result.interrupted:  # a partial run is not a result: keep the finished ones and stop
+                raise KeyboardInterrupt
+            store.write_run(spec, result, value, kind, time.perf_counter() - began)
+            if progress:
+                final = result.final
+                print(f"[{count}/{len(todo)}] {spec.graph} {spec.family} depth={spec.depth or 'default'} "
+                      f"seed={spec.seed}: expected ratio {final.get('expected_ratio', float('nan')):.4f}"
+                      f"{'' if kind == 'exact' else ' (of the GW bound)'}, entropy {final['entropy']:.3f}, "
+                      f"{result.ms_per_step:.1f} ms/step", file=sys.stderr)
+    except BaseException:  # Ctrl-C or an error: release the writer lock, keep the finished runs
+        store.close()
+        raise
+    return store
+
+
+def _train(spec: RunSpec, problem: MaxCutProblem, optimum: float, device):
+    """One run, exactly as ``tqsim maxcut`` trains a family."""
+    model = make_ansatz(spec.family, problem, spec.depth, seed=spec.seed, encoding=spec.encoding,
+                        backend=spec.backend, max_bond=spec.max_bond, entropy_penalty=spec.penalty)
+    return train(model, steps=spec.steps, lr=spec.lr, optimizer=spec.optimizer, device=device, seed=spec.seed,
+                 progress=False, optimum=optimum)
