@@ -8,7 +8,8 @@ import sys
 
 from ..ansatz import BACKENDS, FAMILIES
 from ..objective import ENCODINGS
-from .runner import OPTIMUM_CHOICES
+from .executors import TASKS_PER_GPU
+from .runner import EXECUTORS, OPTIMUM_CHOICES
 
 # grid flags, each the StudyGrid field of the same name
 _GRID_FLAGS = ("graphs", "nodes", "degree", "graph_dir", "seeds", "families", "depths", "encodings", "backends",
@@ -45,7 +46,16 @@ def add_study_commands(sub) -> None:
     run.add_argument("--optimum", choices=OPTIMUM_CHOICES, default="auto",
                      help="ratios against the exact optimum (brute force, <= 26 nodes), or 'reference': the "
                           "Goemans-Williamson SDP bound; auto: exact when possible (default)")
-    run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    run.add_argument("--device", default="auto",
+                     help="auto (CUDA when present; with --executor ray, when the cluster has GPUs), cpu or cuda")
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="local: one run after another in this process (default); ray: every run a Ray task, on "
+                          "a local Ray cluster or --ray-address (pip install \"tqsim[distributed]\"); same results")
+    run.add_argument("--ray-address", metavar="HOST:PORT",
+                     help="with --executor ray: the head of a running cluster (ray start --head); "
+                          "default: start a local one")
+    run.add_argument("--tasks-per-gpu", type=int, metavar="N",
+                     help=f"with --executor ray on CUDA: runs that share one GPU (default {TASKS_PER_GPU})")
     run.add_argument("--no-progress", action="store_true", help="no line per finished run")
     run.set_defaults(run=_run)
 
@@ -77,7 +87,8 @@ def _run(args: argparse.Namespace) -> int:
 
     grid = _grid(args)
     try:
-        run_study(grid, args.db, device=args.device, optimum=args.optimum, progress=not args.no_progress).close()
+        run_study(grid, args.db, device=args.device, optimum=args.optimum, progress=not args.no_progress,
+                  executor=args.executor, ray_address=args.ray_address, tasks_per_gpu=args.tasks_per_gpu).close()
     except KeyboardInterrupt:
         print(f"tqsim study: interrupted; the finished runs are in {args.db} (run the same command to continue)",
               file=sys.stderr)

@@ -9,26 +9,33 @@ The reference a ratio is taken against is fixed per graph, before any run on
 it: the exact optimum by brute force when the graph is small enough, else the
 Goemans-Williamson SDP bound (an upper bound on the optimum, so those ratios
 are lower bounds on the true ones), labelled as such in the database.
+
+Where the runs train is the executor's business (:mod:`.executors`: this
+process, or Ray tasks); this module, in the driver process, is the only one
+that writes the database, one run at a time as results come back.
 """
 
 from __future__ import annotations
 
 import sys
-import time
+from collections.abc import Iterator
 
 from ..ansatz import make_ansatz
 from ..problem import MaxCutProblem
-from ..train import resolve_device, train
+from ..train import train
+from .executors import TASKS_PER_GPU, Job, LocalExecutor, RayExecutor
 from .grid import RunSpec, StudyGrid
 from .store import StudyStore
 
-__all__ = ["BRUTE_FORCE_NODES", "OPTIMUM_CHOICES", "reference", "run_study"]
+__all__ = ["BRUTE_FORCE_NODES", "EXECUTORS", "OPTIMUM_CHOICES", "reference", "run_study"]
 
 #: largest graph whose optimum is found by brute force (2**26 cuts, a few seconds)
 BRUTE_FORCE_NODES = 26
 #: how a study takes the reference of its ratios: exact up to BRUTE_FORCE_NODES ("auto"), always exact, or
 #: always the classical reference
 OPTIMUM_CHOICES = ("auto", "exact", "reference")
+#: where runs train: one after another in this process, or as Ray tasks (see :mod:`.executors`)
+EXECUTORS = ("local", "ray")
 
 
 def reference(problem: MaxCutProblem, optimum: str = "auto", seed: int = 0) -> tuple[float, str]:
@@ -52,6 +59,9 @@ def run_study(
     device="auto",
     optimum: str = "auto",
     progress: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
+    tasks_per_gpu: int | None = None,
 ) -> StudyStore:
     """Train every run of ``grid`` not yet in the database at ``db``; return the store, still open
     (close it, or use it in a ``with`` block, to release the writer lock).
@@ -63,53 +73,85 @@ def run_study(
     db : str
         The SQLite file, created when missing.
     device : str
-        "auto" (CUDA when present), "cpu" or "cuda"; every run uses it.
+        "auto" (CUDA when present: on this machine, or with Ray on the cluster), "cpu" or "cuda"; every run
+        uses it.
     optimum : {"auto", "exact", "reference"}
         What ratios are taken against (see :func:`reference`).
     progress : bool
         One line on stderr per finished run.
+    executor : {"local", "ray"}
+        "local": one run after another in this process. "ray": every run a Ray task, on a local cluster or
+        the one at ``ray_address`` (:class:`~.executors.RayExecutor`); the results are the same.
+    ray_address : str or None
+        With "ray": ``HOST:PORT`` of a running cluster's head; None starts a local cluster (or uses the one
+        this process has already initialized).
+    tasks_per_gpu : int or None
+        With "ray" on CUDA: runs that share one GPU (default :data:`~.executors.TASKS_PER_GPU`, 4).
 
     Raises
     ------
     KeyboardInterrupt
-        After Ctrl-C: the run in progress is dropped, the finished ones stay.
+        After Ctrl-C: the runs in progress are dropped (Ray tasks cancelled), the finished ones stay.
     """
     if optimum not in OPTIMUM_CHOICES:
         raise ValueError(f"optimum must be one of {', '.join(OPTIMUM_CHOICES)}, got {optimum!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if executor == "local":
+        for name, flag, value in (("ray_address", "--ray-address", ray_address),
+                                  ("tasks_per_gpu", "--tasks-per-gpu", tasks_per_gpu)):
+            if value is not None:  # silently training here instead of on the cluster asked for would mislead
+                raise ValueError(f"{name} {value!r} ({flag}) is for executor 'ray' (--executor ray), "
+                                 f"not 'local'")
+        trainer = LocalExecutor(device, _train)
+    else:
+        trainer = RayExecutor(device, _train, ray_address,
+                              TASKS_PER_GPU if tasks_per_gpu is None else tasks_per_gpu)
     runs = grid.runs()
-    dev = resolve_device(device)
     if optimum == "exact":  # refuse before any work, not at the first big graph
         biggest = max(runs, key=lambda spec: spec.nodes)
         if biggest.nodes > BRUTE_FORCE_NODES:
             reference(biggest.problem(), "exact")
-    store = StudyStore.create(db, grid)
-    done = store.done_keys()
-    todo = [spec for spec in runs if spec.key not in done]
-    if progress and done:
-        print(f"tqsim study: {len(done)} of {len(runs)} runs already in {db}; running the other {len(todo)}",
-              file=sys.stderr)
-    try:
-        references: dict[str, tuple[float, str]] = {}
-        for count, spec in enumerate(todo, 1):
-            problem = spec.problem()
-            if spec.graph not in references:
-                references[spec.graph] = reference(problem, optimum)
-            value, kind = references[spec.graph]
-            began = time.perf_counter()
-            result = _train(spec, problem, value, dev)
-            if result.interrupted:  # a partial run is not a result: keep the finished ones and stop
-                raise KeyboardInterrupt
-            store.write_run(spec, result, value, kind, time.perf_counter() - began)
-            if progress:
-                final = result.final
-                print(f"[{count}/{len(todo)}] {spec.graph} {spec.family} depth={spec.depth or 'default'} "
-                      f"seed={spec.seed}: expected ratio {final.get('expected_ratio', float('nan')):.4f}"
-                      f"{'' if kind == 'exact' else ' (of the GW bound)'}, entropy {final['entropy']:.3f}, "
-                      f"{result.ms_per_step:.1f} ms/step", file=sys.stderr)
-    except BaseException:  # Ctrl-C or an error: release the writer lock, keep the finished runs
-        store.close()
-        raise
+    with trainer:  # a cluster is reached before the database is touched
+        store = StudyStore.create(db, grid)
+        done = store.done_keys()
+        todo = [spec for spec in runs if spec.key not in done]
+        if progress and done:
+            print(f"tqsim study: {len(done)} of {len(runs)} runs already in {db}; running the other {len(todo)}",
+                  file=sys.stderr)
+        if progress and executor == "ray":
+            print(f"tqsim study: runs as {trainer}", file=sys.stderr)
+        try:
+            for count, (job, result, wall_seconds) in enumerate(trainer.run(_jobs(todo, optimum)), 1):
+                if result.interrupted:  # a partial run is not a result: keep the finished ones and stop
+                    raise KeyboardInterrupt
+                spec, kind = job.spec, job.optimum_kind
+                store.write_run(spec, result, job.optimum, kind, wall_seconds)
+                if progress:
+                    final = result.final
+                    print(f"[{count}/{len(todo)}] {spec.graph} {spec.family} depth={spec.depth or 'default'} "
+                          f"seed={spec.seed}: expected ratio {final.get('expected_ratio', float('nan')):.4f}"
+                          f"{'' if kind == 'exact' else ' (of the GW bound)'}, entropy {final['entropy']:.3f}, "
+                          f"{result.ms_per_step:.1f} ms/step", file=sys.stderr)
+        except BaseException:  # Ctrl-C or an error: release the writer lock, keep the finished runs
+            store.close()
+            raise
     return store
+
+
+def _jobs(todo: list[RunSpec], optimum: str) -> Iterator[Job]:
+    """Each run with its graph and reference, both made at the graph's first run and shared by the rest.
+
+    A generator, so that an executor can train the runs of one graph while the next graph's reference
+    (up to a minute of brute force) is computed. Runs of a graph are adjacent in a grid's order, so only
+    the current graph is kept.
+    """
+    name = problem = value = kind = None
+    for spec in todo:
+        if spec.graph != name:
+            name, problem = spec.graph, spec.problem()
+            value, kind = reference(problem, optimum)
+        yield Job(spec, problem, value, kind)
 
 
 def _train(spec: RunSpec, problem: MaxCutProblem, optimum: float, device):
