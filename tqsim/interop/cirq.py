@@ -15,7 +15,7 @@ from .. import gates
 from ..circuit import Circuit
 from ..classical import Conditioned, Measure, Reset
 from ..gates import Gate
-from ._optional import require
+from .._optional import require
 
 __all__ = ["from_cirq"]
 

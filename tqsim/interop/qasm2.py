@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..circuit import Circuit
 from . import names
-from ._optional import require
+from .._optional import require
 from .qasm_common import QASMError, position, split_commas, standard_base
 
 __all__ = ["read_qasm2"]

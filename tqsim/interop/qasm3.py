@@ -22,7 +22,7 @@ from .. import gates
 from ..circuit import Circuit
 from ..classical import Barrier, Conditioned, Measure, Reset
 from ..gates import Gate
-from ._optional import require
+from .._optional import require
 from .qasm_common import BUILTINS, QASMError, standard_base
 
 __all__ = ["read_qasm3"]

@@ -24,7 +24,7 @@ from ..channels import Channel
 from ..circuit import Circuit
 from ..classical import Barrier, Conditioned, Measure, Reset
 from ..gates import Gate
-from ._optional import require
+from .._optional import require
 from .names import QISKIT
 
 __all__ = ["from_qiskit", "to_qiskit"]

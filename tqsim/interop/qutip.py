@@ -8,12 +8,11 @@ for an operator) are added or checked.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .. import _checks
 from ..states import DensityMatrix, StateVector
-from ._optional import require
+from .._optional import require
 
 __all__ = ["to_qutip", "statevector_from_qutip", "density_matrix_from_qutip"]
 

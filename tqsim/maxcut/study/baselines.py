@@ -17,7 +17,8 @@ import networkx as nx
 import numpy as np
 import torch
 
-from ...interop._optional import require
+from ... import _checks
+from ..._optional import require
 from ..problem import MaxCutProblem
 
 __all__ = ["GWResult", "SOLVERS", "goemans_williamson", "one_exchange"]
@@ -56,14 +57,6 @@ def _check_problem(problem) -> MaxCutProblem:
     return problem
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return int(seed)
-
-
 def one_exchange(problem: MaxCutProblem, seed: int = 0) -> float:
     """Cut found by networkx's one-exchange local search from a random start.
 
@@ -83,7 +76,7 @@ def one_exchange(problem: MaxCutProblem, seed: int = 0) -> float:
         ``problem.cut_value`` of the partition found.
     """
     problem = _check_problem(problem)
-    seed = _check_seed(seed)
+    seed = _checks.non_negative_int(seed, "seed")
     # The search runs on the problem's own qubit-indexed edges and weights, so
     # a weight stored under another attribute name, or missing, cannot differ.
     graph = nx.Graph()
@@ -172,7 +165,7 @@ def goemans_williamson(problem: MaxCutProblem, seed: int = 0, rounds: int = 100,
         The solver failed, or its solution is too inaccurate to certify the bound.
     """
     problem = _check_problem(problem)
-    seed = _check_seed(seed)
+    seed = _checks.non_negative_int(seed, "seed")
     if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral):
         raise TypeError(f"rounds must be an int, got {rounds!r}")
     if rounds < 1:

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ...interop._optional import require
+from ..._optional import require
 from ..problem import MaxCutProblem
 from ..train import TrainResult, resolve_device
 from .grid import RunSpec

@@ -22,7 +22,8 @@ import os
 
 import numpy as np
 
-from ...interop._optional import require
+from ... import _checks
+from ..._optional import require
 
 __all__ = ["GROUP_FIELDS", "METRICS", "REFERENCES", "export_csv", "format_summary", "plot", "summary"]
 
@@ -53,14 +54,6 @@ def _value(x) -> float | None:
 def _order(value) -> tuple:
     """Sort key that puts None (automatic backend, default depth) last and never compares None with a value."""
     return (value is None, "" if value is None else value)
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return int(seed)
 
 
 # --------------------------------------------------------------------- summary
@@ -107,7 +100,7 @@ def summary(store, confidence: float = 0.95, seed: int = 0) -> list[dict]:
     """
     if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
-    seed = _check_seed(seed)
+    seed = _checks.non_negative_int(seed, "seed")
     stats = require("scipy.stats", "study", "Study statistics")
     groups: dict[tuple, list[dict]] = {}
     for run in store.runs():
