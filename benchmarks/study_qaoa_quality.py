@@ -38,14 +38,20 @@ FIXED = {
 GUARANTEE = {1: 0.6925, 2: 0.7559, 3: 0.7924}
 
 
-def fixed_angle_cut(problem: MaxCutProblem, p: int) -> float:
-    """Expected cut of QAOA-p with the fixed angles (complex128, dense)."""
+def fixed_angle_state(problem: MaxCutProblem, p: int):
+    """The QAOA-p model set to the fixed angles, and its state."""
     model = make_ansatz("qaoa", problem, p, seed=0)
     gammas, betas = FIXED[p]
     with torch.no_grad():
         model.gamma.copy_(torch.tensor(gammas, dtype=torch.float64))
         model.beta.copy_(torch.tensor(betas, dtype=torch.float64))
-        state = model()
+        return model, model()
+
+
+def fixed_angle_cut(problem: MaxCutProblem, p: int) -> float:
+    """Expected cut of QAOA-p with the fixed angles."""
+    model, state = fixed_angle_state(problem, p)
+    with torch.no_grad():
         return float(model.loss(state)[1])
 
 
@@ -62,15 +68,9 @@ def tree_edge_value(p: int) -> float:
                 grown.append(nodes)
                 nodes += 1
         frontier = grown
-    problem = MaxCutProblem(graph)
-    model = make_ansatz("qaoa", problem, p, seed=0)
-    gammas, betas = FIXED[p]
+    _, state = fixed_angle_state(MaxCutProblem(graph), p)
     with torch.no_grad():
-        model.gamma.copy_(torch.tensor(gammas, dtype=torch.float64))
-        model.beta.copy_(torch.tensor(betas, dtype=torch.float64))
-        state = model()
-        zz = state.expectation("Z0 Z1")
-    return float((1 - zz) / 2)
+        return float((1 - state.expectation("Z0 Z1")) / 2)
 
 
 def main() -> None:
