@@ -24,3 +24,17 @@ def test_bench_maxcut_quick_times_every_family_on_the_cpu():
     out = run(str(BENCHMARKS / "bench_maxcut.py"), "--quick", "--device", "cpu", "--sections", "1")
     for family in ("product", "one-directional", "two-directional", "deep", "qaoa"):
         assert re.search(rf"\| {family} \| \w+ \| \d+ \| \d+\.\d+", out), family
+
+
+def test_bench_interop_small_prints_ratio_and_parse_share():
+    out = run(str(BENCHMARKS / "bench_interop.py"), "--sizes", "10", "--layers", "10", "--rounds", "1")
+    rows = re.findall(r"\| 10 \| \d+ \| (complex64|complex128) \| [\d.]+ \| [\d.]+ \| [\d.]+% \| [\d.]+ \| [\d.]+ \|", out)
+    assert rows == ["complex64", "complex128"], out
+
+
+def test_study_qaoa_quality_small_checks_the_convention_and_prints_three_depths(tmp_path):
+    out = run(str(BENCHMARKS / "study_qaoa_quality.py"), "--graphs", "2", "--nodes", "8", "--steps", "5",
+              "--db", str(tmp_path / "q.db"))
+    values = [float(v) for v in re.findall(r"p = \d: ([\d.]+) \(guarantee", out)]
+    assert abs(values[0] - 0.6925) < 2e-4 and abs(values[1] - 0.7559) < 2e-4
+    assert len(re.findall(r"^\| [123] \| 0\.\d{4} \[", out, re.M)) == 3, out
