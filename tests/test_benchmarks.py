@@ -38,3 +38,9 @@ def test_study_qaoa_quality_small_checks_the_convention_and_prints_three_depths(
     values = [float(v) for v in re.findall(r"p = \d: ([\d.]+) \(guarantee", out)]
     assert abs(values[0] - 0.6925) < 2e-4 and abs(values[1] - 0.7559) < 2e-4
     assert len(re.findall(r"^\| [123] \| 0\.\d{4} \[", out, re.M)) == 3, out
+
+
+def test_bench_study_small_prints_runs_per_hour(tmp_path):
+    out = run(str(BENCHMARKS / "bench_study.py"), "--graphs", "1", "--seeds", "1", "--nodes", "8", "--steps", "3",
+              "--modes", "local")
+    assert re.search(r"^\| 8 \| local \| 3 \| [\d.]+ \| \d+ \| 1\.00 \| 0\.0e\+00 \|$", out, re.M), out
