@@ -25,7 +25,6 @@ Both samples are compared with the exact distribution of the first four bits
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import tempfile
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
+from tqsim.benchtools import busy_processes
 
 SHOTS = 1000
 
@@ -99,10 +99,6 @@ def marginal_distance(counts: dict[str, int], probabilities: torch.Tensor, k: in
     return 0.5 * float((sampled - exact).abs().sum())
 
 
-def busy_loop() -> None:  # pragma: no cover - runs in a child process
-    while True:
-        pass
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -117,10 +113,7 @@ def main() -> None:
     import qiskit
     import qiskit_aer
 
-    busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy)]
-    for p in busy:
-        p.start()
-    try:
+    with busy_processes(args.busy):
         print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), qiskit {qiskit.__version__}, "
               f"qiskit-aer {qiskit_aer.__version__}; {os.cpu_count()} CPUs; {args.busy} busy processes beside; "
               f"{SHOTS} shots; medians of {args.rounds} alternating rounds after a warm-up")
@@ -149,9 +142,6 @@ def main() -> None:
                           f"{marginal_distance(our_counts, probabilities):.3f} | "
                           f"{marginal_distance(aer_counts, probabilities):.3f} |", flush=True)
                     del probabilities
-    finally:
-        for p in busy:
-            p.terminate()
 
 
 if __name__ == "__main__":

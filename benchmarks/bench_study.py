@@ -27,21 +27,17 @@ amplifies that; with equal thread counts the modes agree bit for bit
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import tempfile
 import time
 
 import torch
 
+from tqsim.benchtools import busy_processes
 from tqsim.maxcut.study import StudyGrid, run_study
 
 FAMILIES = ("one-directional", "two-directional", "qaoa")
 
-
-def busy_loop() -> None:  # pragma: no cover - runs in a child process
-    while True:
-        pass
 
 
 def timed_study(grid: StudyGrid, db: str, mode: str) -> tuple[float, dict[str, float]]:
@@ -68,10 +64,7 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=0, help="busy processes to run beside the benchmark")
     args = parser.parse_args()
 
-    busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy)]
-    for p in busy:
-        p.start()
-    try:
+    with busy_processes(args.busy):
         print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), {os.cpu_count()} CPUs, "
               f"{args.busy} busy processes beside; {args.graphs} graphs x {args.seeds} seeds x "
               f"{len(FAMILIES)} families ({', '.join(FAMILIES)}), {args.steps} steps")
@@ -89,9 +82,6 @@ def main() -> None:
                     difference = max(abs(local_ratios[k] - ratios[k]) for k in ratios)
                     print(f"| {n} | {mode} | {len(ratios)} | {seconds:.1f} | {3600 * len(ratios) / seconds:.0f} | "
                           f"{local_seconds / seconds:.2f} | {difference:.1e} |", flush=True)
-    finally:
-        for p in busy:
-            p.terminate()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ CZ on neighbour pairs (0, 1), (2, 3), ... in even layers and (1, 2), (3, 4),
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import statistics
 import time
 from typing import Callable
@@ -44,3 +46,21 @@ def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
         result = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
+
+
+def _spin() -> None:  # pragma: no cover - runs in a child process
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def busy_processes(count: int):
+    """``count`` processes spinning on the CPU for the duration of the block: a shared machine, on purpose."""
+    workers = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(count)]
+    for w in workers:
+        w.start()
+    try:
+        yield
+    finally:
+        for w in workers:
+            w.terminate()

@@ -28,6 +28,7 @@ from .classical import Barrier, Conditioned, Measure, Reset
 from .gates import Gate
 from .states import MPS, BlockProductState, DensityMatrix, ProductState, StateVector
 from .states.base import uniform_draws
+from .tensor.contract import contract
 from .tensor.flat import apply_matrix
 
 __all__ = ["Result", "simulate", "counts"]
@@ -156,7 +157,7 @@ def _apply_one_qubit(state, q: int, matrix: torch.Tensor):
     if isinstance(state, MPS):
         centred = state.canonical(q)  # a map on the centre site leaves the other cores canonical
         cores = list(centred.cores)
-        cores[q] = torch.einsum("st,atb->asb", matrix, cores[q])
+        cores[q] = contract("st,atb->asb", matrix, cores[q])
         return MPS._trusted(cores, state.max_bond, state.cutoff, q, state.discarded)
     blocks = []
     for qubits, block in state.blocks():

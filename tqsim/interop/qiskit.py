@@ -32,7 +32,9 @@ __all__ = ["from_qiskit", "to_qiskit"]
 _CONTROL_FLOW = ("while_loop", "for_loop", "switch_case", "box", "break_loop", "continue_loop")
 
 
+@functools.lru_cache(maxsize=1)
 def _qiskit():
+    """The qiskit module, looked up once (the importer calls this per instruction); a failed import is not cached."""
     return require("qiskit", "qiskit", "Qiskit conversion")
 
 
