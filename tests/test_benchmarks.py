@@ -41,6 +41,7 @@ def test_study_qaoa_quality_small_checks_the_convention_and_prints_three_depths(
 
 
 def test_bench_study_small_prints_runs_per_hour(tmp_path):
-    out = run(str(BENCHMARKS / "bench_study.py"), "--graphs", "1", "--seeds", "1", "--nodes", "8", "--steps", "3",
-              "--modes", "local")
-    assert re.search(r"^\| 8 \| local \| 3 \| [\d.]+ \| \d+ \| 1\.00 \| 0\.0e\+00 \|$", out, re.M), out
+    out = run(str(BENCHMARKS / "bench_study.py"), "--graphs", "1", "--seeds", "2", "--nodes", "8", "--steps", "3",
+              "--modes", "sequential", "batched")
+    assert re.search(r"^\| 8 \| sequential \| 6 \| [\d.]+ \| \d+ \| 1\.00 \| 0\.0e\+00 \|$", out, re.M), out
+    assert re.search(r"^\| 8 \| batched \| 6 \| [\d.]+ \| \d+ \| \d+\.\d\d \| \d\.\de[-+]\d\d \|$", out, re.M), out

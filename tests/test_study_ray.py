@@ -83,10 +83,10 @@ def test_ray_stores_the_numbers_of_the_local_executor(cluster, threads, tmp_path
     assert main(["study", "run", "--db", str(tmp_path / "local.db"), *FLAGS]) == 0
     real, pids = runner._train, tmp_path / "pids"
 
-    def train_and_say_where(spec, problem, optimum, device):  # pickled by value into Ray's workers
+    def train_and_say_where(specs, problem, optimum, device):  # pickled by value into Ray's workers
         with open(pids, "a") as f:
             f.write(f"{os.getpid()}\n")
-        return real(spec, problem, optimum, device)
+        return real(specs, problem, optimum, device)
 
     monkeypatch.setattr(runner, "_train", train_and_say_where)
     assert main(["study", "run", "--db", str(tmp_path / "ray.db"), "--executor", "ray", *FLAGS]) == 0
@@ -96,6 +96,19 @@ def test_ray_stores_the_numbers_of_the_local_executor(cluster, threads, tmp_path
     assert len(runs) == 8 and all(len(rows) == 4 for rows in steps.values())
     assert numbers(tmp_path / "ray.db") == (runs, steps)  # floats compared with ==
     assert ray.is_initialized()  # the cluster it found initialized is left as it was
+
+
+@needs_ray
+@pytest.mark.parametrize("threads", [1], indirect=True)
+def test_ray_trains_a_batch_of_seeds_as_one_task_with_the_local_executor_s_numbers(cluster, threads, tmp_path):
+    batched = ["--batch-seeds", "2"]
+    assert main(["study", "run", "--db", str(tmp_path / "local.db"), *batched, *FLAGS]) == 0
+    assert main(["study", "run", "--db", str(tmp_path / "ray.db"), "--executor", "ray", *batched, *FLAGS]) == 0
+    runs, steps = numbers(tmp_path / "local.db")
+    # one-directional (dense) batches both seeds; the product family trains on product states, alone
+    assert sorted((run["family"], run["batch_size"]) for run in runs.values()) == \
+        [("one-directional", 2)] * 4 + [("product", 1)] * 4
+    assert numbers(tmp_path / "ray.db") == (runs, steps)  # floats compared with ==
 
 
 @needs_ray
@@ -122,9 +135,9 @@ def test_runs_are_stored_as_they_finish_and_an_interrupt_keeps_them(cluster, thr
     last = StudyGrid(**GRID).runs()[-1].key
     real = runner._train
 
-    def last_waits_for_the_others_then_stops(spec, problem, optimum, device):
-        result = real(spec, problem, optimum, device)
-        if spec.key == last:  # still in flight: the driver must have stored the other 7 by now
+    def last_waits_for_the_others_then_stops(specs, problem, optimum, device):
+        results = real(specs, problem, optimum, device)
+        if specs[0].key == last:  # still in flight: the driver must have stored the other 7 by now
             deadline = time.monotonic() + 30
             while True:  # (module-level helpers are out of reach here: Ray imports them by name in the worker)
                 with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
@@ -133,8 +146,8 @@ def test_runs_are_stored_as_they_finish_and_an_interrupt_keeps_them(cluster, thr
                 if time.monotonic() > deadline:
                     raise RuntimeError("the driver did not store finished runs while another was in flight")
                 time.sleep(0.05)
-            result.interrupted = True  # what train returns after Ctrl-C in the worker
-        return result
+            results[0].interrupted = True  # what train returns after Ctrl-C in the worker
+        return results
 
     monkeypatch.setattr(runner, "_train", last_waits_for_the_others_then_stops)
     assert main(["study", "run", "--db", str(db), "--executor", "ray", *FLAGS]) == 130
@@ -203,14 +216,14 @@ def test_the_runner_stops_a_cluster_it_started_and_leaves_one_it_joined(cluster,
 
 @needs_ray
 def test_on_cuda_each_task_asks_for_its_share_of_a_gpu(cluster):
-    def granted(spec, problem, optimum, device):  # what Ray gave the task, in place of training
+    def granted(specs, problem, optimum, device):  # what Ray gave the task, in place of training
         return ray.get_runtime_context().get_assigned_resources(), device
 
     specs = StudyGrid(**GRID).runs()[:3]
     with RayExecutor("auto", granted, tasks_per_gpu=4) as executor:  # auto: the cluster has a GPU
         assert str(executor) == "Ray tasks on cuda, each with 1 CPU and 0.25 GPU"
-        finished = list(executor.run(Job(spec, spec.problem(), 1.0, "exact") for spec in specs))
-    assert sorted(job.spec.key for job, _, _ in finished) == sorted(spec.key for spec in specs)
+        finished = list(executor.run(Job((spec,), spec.problem(), 1.0, "exact") for spec in specs))
+    assert sorted(job.specs[0].key for job, _, _ in finished) == sorted(spec.key for spec in specs)
     assert all(result == ({"CPU": 1.0, "GPU": 0.25}, "cuda") for _, result, _ in finished)
 
 

@@ -66,12 +66,12 @@ def test_an_interrupted_run_is_not_stored_and_the_study_exits_130(tmp_path, monk
     real = runner._train
     count = []
 
-    def stop_on_third(spec, problem, optimum, device):
+    def stop_on_third(specs, problem, optimum, device):
         count.append(1)
-        result = real(spec, problem, optimum, device)
+        results = real(specs, problem, optimum, device)
         if len(count) == 3:
-            result.interrupted = True
-        return result
+            results[0].interrupted = True
+        return results
 
     monkeypatch.setattr(runner, "_train", stop_on_third)
     assert main(["study", "run", "--db", str(db), *FLAGS]) == 130

@@ -219,10 +219,10 @@ def test_open_refuses_what_is_not_a_study(tmp_path):
 def test_another_schema_version_is_refused(path):
     StudyStore.create(path, GRID).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+        db.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
     for opener in (StudyStore.open, lambda p: StudyStore.create(p, GRID)):
-        with pytest.raises(ValueError, match=r"study.db is a tqsim study of schema version 2 \(written by tqsim "
-                                             r"0\.1\.0\); this tqsim reads version 1$"):
+        with pytest.raises(ValueError, match=r"study.db is a tqsim study of schema version 1 \(written by tqsim "
+                                             r"0\.1\.0\); this tqsim reads version 2$"):
             opener(path)
 
 

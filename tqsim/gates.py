@@ -190,20 +190,20 @@ def _adjoint_builder(build: Builder, is_diagonal: bool) -> Builder:
 def stacking_key(gate: Gate):
     """Gates with equal keys can be stacked into one batched gate (:func:`stacked_gate`).
 
-    ``None`` for gates that cannot: batched gates and gates whose parameters
-    are not scalar angles (a user matrix). Fixed gates are keyed by name, since
+    ``None`` for gates that cannot: gates whose parameters are not angles or
+    batches of angles (a user matrix). Fixed gates are keyed by name, since
     their operator depends on nothing else; fixed multi-controlled gates (mcx,
-    c3x, ...) by their builder, one per target and number of controls.
+    c3x, ...) by their builder, one per target and number of controls. Gates
+    with a batch of angles (one per seed of a batched model) stack with gates
+    of the same batch shape.
     """
-    if gate.batch_shape:
-        return None
     if not gate.params:
         if gate.name in _FIXED:
             return ("fixed", gate.name, gate.is_diagonal)
         return ("fixed", gate._build, gate.is_diagonal) if gate.is_controlled else None
-    if any(isinstance(p, torch.Tensor) and (p.ndim or p.is_complex()) for p in gate.params):
+    if any(isinstance(p, torch.Tensor) and (p.ndim > 1 or p.is_complex()) for p in gate.params):
         return None
-    return (gate._build, len(gate.params), gate.is_diagonal, gate.num_controls)
+    return (gate._build, len(gate.params), gate.is_diagonal, gate.num_controls, tuple(gate.batch_shape))
 
 
 def stacked_gate(gates: Sequence[Gate], qubits: Sequence[int], device: torch.device) -> Gate:
@@ -218,19 +218,21 @@ def stacked_gate(gates: Sequence[Gate], qubits: Sequence[int], device: torch.dev
     first = gates[0]
     if len(gates) == 1 or not first.params:
         return first.on(qubits)
+    shape = first.batch_shape  # each gate's angles broadcast to it, so the stack is (len(gates), *shape)
     params = []
     for j in range(len(first.params)):
         values = [g.params[j] for g in gates]
         tensors = [v for v in values if isinstance(v, torch.Tensor)]
         if len(tensors) == len(values) and len({(v.dtype, v.device) for v in tensors}) == 1:
-            params.append(torch.stack(tensors).to(device=device, dtype=torch.float64))
+            params.append(torch.stack([v.expand(shape) for v in tensors]).to(device=device, dtype=torch.float64))
         elif tensors:  # floats as fills, not copies from the host (which a CUDA graph cannot record)
             params.append(torch.stack([
-                v.to(device=device, dtype=torch.float64) if isinstance(v, torch.Tensor)
-                else torch.full((), v, dtype=torch.float64, device=device) for v in values
+                v.to(device=device, dtype=torch.float64).expand(shape) if isinstance(v, torch.Tensor)
+                else torch.full(shape, v, dtype=torch.float64, device=device) for v in values
             ]))
         else:
-            params.append(torch.tensor(values, dtype=torch.float64).to(device))
+            params.append(torch.tensor(values, dtype=torch.float64).to(device).reshape(-1, *[1] * len(shape))
+                          .expand(-1, *shape))
     return Gate(first.name, qubits, tuple(params), first._build, first.is_diagonal, num_controls=first.num_controls,
                 target=first._target)
 

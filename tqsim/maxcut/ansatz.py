@@ -6,11 +6,18 @@ runs it on a state backend: ``"dense"`` (StateVector, up to 26 qubits),
 family only). ``forward()`` returns the state; :meth:`MaxCutAnsatz.loss`
 turns it into the training loss. Diagrams of every family are in
 docs/maxcut.md.
+
+A model made for several seeds (``make_ansatz(..., seed=[0, 1, 2])``) holds
+one parameter set per seed along a leading batch axis and prepares all of
+them as one batched dense state: every gate takes a batch of angles, so the
+circuit is built and run once for all seeds. Each seed's numbers are those of
+its own model, to dtype precision.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -24,7 +31,7 @@ from ..states.mps import check_truncation
 from .objective import ENCODINGS, expected_cut, mbe_spins, qubits_needed
 from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
 
-__all__ = ["FAMILIES", "BACKENDS", "MaxCutAnsatz", "make_ansatz"]
+__all__ = ["FAMILIES", "BACKENDS", "MaxCutAnsatz", "choose_backend", "make_ansatz"]
 
 BACKENDS = ("dense", "mps", "product")
 
@@ -82,18 +89,20 @@ class MaxCutAnsatz(nn.Module):
         check_entropy_qubits(self.penalty_qubits, self.num_qubits)
         self.complex_dtype = _checks.complex_dtype(dtype)
         self.real_dtype = _checks.real_dtype(self.complex_dtype)
+        #: seeds trained together (:func:`make_ansatz` with a list of seeds), or None for one unbatched model
+        self.seeds: tuple[int, ...] | None = None
 
     def _choose_backend(self, backend: str | None) -> str:
-        n = self.num_qubits
-        if backend is None:
-            backend = "product" if self.family == "product" else ("dense" if n <= BRUTE_FORCE_LIMIT else "mps")
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-        if backend == "product" and self.family != "product":
-            raise ValueError(f"the {self.family} family entangles qubits; use backend 'dense' or 'mps', not 'product'")
-        if backend == "dense" and n > BRUTE_FORCE_LIMIT:
-            raise ValueError(f"a dense state of {n} qubits does not fit; use backend='mps' beyond {BRUTE_FORCE_LIMIT} qubits")
-        return backend
+        return choose_backend(self.family, self.num_qubits, backend)
+
+    @property
+    def batch_size(self) -> int | None:
+        """How many seeds this model holds along the parameters' first axis (None: one, unbatched)."""
+        return None if self.seeds is None else len(self.seeds)
+
+    def _per_layer(self, parameter: torch.Tensor) -> torch.Tensor:
+        """``parameter`` with the batch axis moved last, so ``[layer][qubit]`` is one angle or one per seed."""
+        return parameter if self.seeds is None else parameter.movedim(0, -1)
 
     # ------------------------------------------------------------- circuits
     @property
@@ -135,7 +144,24 @@ class MaxCutAnsatz(nn.Module):
         return objective, value
 
     def extra_repr(self) -> str:
-        return f"qubits={self.num_qubits}, depth={self.depth}, backend={self.backend!r}, encoding={self.encoding!r}"
+        seeds = "" if self.seeds is None else f", seeds={list(self.seeds)}"
+        return (f"qubits={self.num_qubits}, depth={self.depth}, backend={self.backend!r}, "
+                f"encoding={self.encoding!r}{seeds}")
+
+
+def choose_backend(family: str, num_qubits: int, backend: str | None) -> str:
+    """The backend a ``family`` model of ``num_qubits`` runs on: ``backend``, checked, or the automatic choice
+    for None (product states for the product family, dense up to 26 qubits, MPS beyond)."""
+    if backend is None:
+        backend = "product" if family == "product" else ("dense" if num_qubits <= BRUTE_FORCE_LIMIT else "mps")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend == "product" and family != "product":
+        raise ValueError(f"the {family} family entangles qubits; use backend 'dense' or 'mps', not 'product'")
+    if backend == "dense" and num_qubits > BRUTE_FORCE_LIMIT:
+        raise ValueError(f"a dense state of {num_qubits} qubits does not fit; use backend='mps' beyond "
+                         f"{BRUTE_FORCE_LIMIT} qubits")
+    return backend
 
 
 def default_entropy_qubits(num_qubits: int) -> int:
@@ -175,7 +201,7 @@ class ProductAnsatz(_RYLayers):
     family = "product"
 
     def build(self, c):
-        for layer in self.theta:
+        for layer in self._per_layer(self.theta):
             _ry_layer(c, layer)
 
     def forward(self):
@@ -198,7 +224,7 @@ class OneDirectionalAnsatz(_RYLayers):
     family = "one-directional"
 
     def build(self, c):
-        for layer in self.theta:
+        for layer in self._per_layer(self.theta):
             _ry_layer(c, layer)
             _ladder(c, self.num_qubits, downward=True)
 
@@ -210,7 +236,7 @@ class TwoDirectionalAnsatz(_RYLayers):
     ry_per_layer = 2
 
     def build(self, c):
-        for layer in self.theta:
+        for layer in self._per_layer(self.theta):
             for half, downward in ((layer[0], True), (layer[1], False)):
                 _ry_layer(c, half)
                 _ladder(c, self.num_qubits, downward)
@@ -247,7 +273,7 @@ class QAOAAnsatz(MaxCutAnsatz):
         n = self.num_qubits
         for q in range(n):
             c.h(q)
-        for gamma, beta in zip(self.gamma, self.beta):
+        for gamma, beta in zip(self._per_layer(self.gamma), self._per_layer(self.beta)):
             if self.backend == "dense":
                 c.append(_cost_phase(self.problem, gamma, n))
             else:
@@ -267,7 +293,7 @@ def _cost_phase(problem: MaxCutProblem, gamma, n: int) -> Gate:
 
     def build(params, dtype, device):
         cost = problem.cached_tensor("diagonal", device, _checks.real_dtype(dtype))
-        return torch.polar(torch.ones_like(cost), -params[0].to(cost.dtype) * cost)
+        return torch.polar(torch.ones_like(cost), -params[0].to(cost.dtype)[..., None] * cost)  # (batch,) angles too
 
     def inverse(gate: Gate) -> Gate:
         return _cost_phase(problem, -gate.params[0], n)
@@ -281,12 +307,42 @@ FAMILIES = {
 }
 
 
-def make_ansatz(family: str, problem: MaxCutProblem, depth: int | None = None, seed: int = 0, **options) -> MaxCutAnsatz:
-    """A family by name, its angles drawn from ``seed`` (depth None: the family's default)."""
+def make_ansatz(family: str, problem: MaxCutProblem, depth: int | None = None, seed: int | Sequence[int] = 0,
+                **options) -> MaxCutAnsatz:
+    """A family by name, its angles drawn from ``seed`` (depth None: the family's default).
+
+    ``seed`` a list of seeds gives one batched model: each parameter is the
+    stack of the parameters the single seeds would get, and the model
+    prepares one batched dense state (``backend`` "dense", or None where that
+    chooses dense). :func:`~tqsim.maxcut.train` trains the seeds together and
+    returns one result per seed.
+    """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    if isinstance(seed, (list, tuple, range)):
+        return _batched(family, problem, depth, seed, options)
     generator = torch.Generator().manual_seed(seed)
     cls = FAMILIES[family]
     if depth is None:
         return cls(problem, generator=generator, **options)
     return cls(problem, depth, generator=generator, **options)
+
+
+def _batched(family: str, problem: MaxCutProblem, depth: int | None, seeds: Sequence[int], options: dict):
+    """One model holding the parameters of every seed in ``seeds``, stacked along a new first axis."""
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seed is an empty list; give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seed lists {sorted(s for s in set(seeds) if seeds.count(s) > 1)} more than once; "
+                         f"a batch trains each seed once")
+    models = [make_ansatz(family, problem, depth, s, **options) for s in seeds]
+    model = models[0]
+    if model.backend != "dense":
+        raise ValueError(f"a batch of seeds trains as one batched dense state; backend {model.backend!r} holds "
+                         f"one state (give one seed at a time, or backend='dense')")
+    for name, _ in list(model.named_parameters()):
+        stacked = torch.stack([getattr(m, name).detach() for m in models])
+        setattr(model, name, nn.Parameter(stacked))
+    model.seeds = seeds
+    return model

@@ -57,21 +57,22 @@ def mbe_spins(state, num_nodes: int) -> torch.Tensor:
 
 
 def readout_candidates(problem: MaxCutProblem, state, encoding: str, generator: torch.Generator | None = None):
-    """Candidate assignments ``(k, n)`` and their cut values ``(k,)``, left on the state's device.
+    """Candidate assignments ``(k, n)`` and their cut values ``(k,)``, left on the state's device;
+    ``(batch, k, n)`` and ``(batch, k)`` for a batched dense state.
 
     Nothing here waits for the device, so a CUDA graph can record it.
     """
     with torch.no_grad():
         if encoding == "mbe" or isinstance(state, ProductState):
             spins = mbe_spins(state, problem.num_nodes) if encoding == "mbe" else _z_expectations(state)
-            candidates = (spins < 0).long().unsqueeze(0)
+            candidates = (spins < 0).long().unsqueeze(-2)
         elif isinstance(state, MPS):
             candidates = state.sample(READOUT_SHOTS, generator=generator, bits=True)
         else:
             probs = state.probabilities()
             index = torch.topk(probs, min(READOUT_CANDIDATES, probs.shape[-1])).indices
             n = problem.num_nodes
-            candidates = (index[:, None] >> torch.arange(n - 1, -1, -1, device=index.device)) & 1
+            candidates = (index[..., None] >> torch.arange(n - 1, -1, -1, device=index.device)) & 1
         return candidates, problem.unchecked_cut_value(candidates)
 
 

@@ -148,8 +148,16 @@ def train(
     resume: bool = False,
     optimum: float | None | str = "auto",
     cuda_graph: bool = True,
-) -> TrainResult:
+) -> TrainResult | list[TrainResult]:
     """Train ``model`` for ``steps`` optimizer steps and return a :class:`TrainResult`.
+
+    A batched model (:func:`~tqsim.maxcut.make_ansatz` with a list of seeds)
+    trains all its seeds at once, as one batched dense state, and ``train``
+    returns a list with one :class:`TrainResult` per seed. Each equals the
+    seed trained alone, to dtype precision: the loss minimised is the sum of
+    the seeds' losses, so each seed's angles get their own gradient, and
+    every optimizer here updates each angle from its own gradient and state
+    (Adam's moments), so each seed keeps its own optimizer.
 
     Parameters
     ----------
@@ -180,6 +188,11 @@ def train(
         checkpoint_every = _checks.positive_int(checkpoint_every, "checkpoint_every")
     if (checkpoint_every or resume) and out is None:
         raise ValueError("checkpoints and resume need an output folder (out=...)")
+    seeds = model.seeds  # None: one unbatched run
+    batch = 1 if seeds is None else len(seeds)
+    if seeds is not None and out is not None:
+        raise ValueError(f"a checkpoint holds one run; train the {batch} seeds without out=..., or one at a time "
+                         f"to checkpoint them")
     k = default_entropy_qubits(model.num_qubits) if track_entropy is None else track_entropy
     check_entropy_qubits(k, model.num_qubits)
     dev = resolve_device(device)
@@ -192,8 +205,10 @@ def train(
     graphed = bool(cuda_graph) and dev.type == "cuda" and model.backend != "mps" and not model.entropy_penalty
     capturable = {"capturable": True} if graphed and optimizer in ("adam", "adamw") else {}
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, **capturable)
-    result = TrainResult(model.family, model.encoding, model.backend, str(dev), model.num_qubits,
-                         sum(p.numel() for p in model.parameters()), steps, optimum, -math.inf, [])
+    results = [TrainResult(model.family, model.encoding, model.backend, str(dev), model.num_qubits,
+                           sum(p.numel() for p in model.parameters()) // batch, steps, optimum, -math.inf, [])
+               for _ in range(batch)]
+    result = results[0]  # the one that checkpoints hold (a batch has none)
     path = checkpoint_path(out, model.family) if out else None
     start_step = 0
     if out:
@@ -215,8 +230,9 @@ def train(
 
     def compute():
         state = model()
-        loss, value = model.loss(state)
-        return (loss, value, state, *readout_candidates(model.problem, state, model.encoding, sampler[0]))
+        losses, values = model.loss(state)  # one per seed of a batch: their sum trains each seed alone
+        return (losses.sum(), losses, values, state,
+                *readout_candidates(model.problem, state, model.encoding, sampler[0]))
 
     def eager_step():
         opt.zero_grad()
@@ -226,7 +242,7 @@ def train(
         return outputs
 
     run_step = GraphedStep(compute, opt) if graphed else eager_step
-    bar = Progress(model.family, progress)
+    bar = Progress(model.family if seeds is None else f"{model.family} x{batch}", progress)
     params = list(model.parameters())
     consistent = True  # the model and optimizer hold exactly the steps in the history
     with _StopRequest() as stop:
@@ -238,53 +254,67 @@ def train(
                 if model.backend == "mps":
                     # modulo 2**64: manual_seed takes any seed below 2**64
                     sampler[0] = torch.Generator(device=dev).manual_seed((seed * 1_000_003 + step) % 2**64)
-                loss, value, state, candidates, values = run_step()
+                _, losses, values, state, candidates, cut_values = run_step()
                 with torch.no_grad():
                     s = entropy(state, range(k)) if model.backend != "product" else torch.zeros((), device=dev)
-                    best = values.argmax()
-                    # the updated angles as the circuit will read them (in its real dtype)
-                    angles_finite = torch.stack([torch.isfinite(p.to(model.real_dtype)).all() for p in params]).all()
-                    # everything the row needs in one copy to the host (each copy waits for the device)
-                    loss_value, expected, s_value, cut, angles_ok, *bits = torch.cat([
-                        torch.stack([loss, value, s, values[best], angles_finite]).to(torch.float64),
-                        candidates[best].to(torch.float64),
-                    ]).tolist()
-                if not math.isfinite(loss_value) and step == 0:  # no update yet: not the learning rate
-                    raise ValueError(f"the loss is {loss_value} before any update; check the entropy penalty "
-                                     f"({model.entropy_penalty:g}) and the graph's weights")
-                if not math.isfinite(loss_value):
-                    raise ValueError(f"the loss became {loss_value} at step {step + 1}; "
-                                     f"lower the learning rate (lr={lr:g})")
-                if not angles_ok:
-                    raise ValueError(f"step {step + 1} took the angles beyond {model.real_dtype} range; "
-                                     f"the learning rate lr={lr:g} is too large, lower it")
-                if cut > result.best_cut:
-                    result.best_cut, result.best_bits = cut, [int(b) for b in bits]
-                row = {
-                    "step": step + 1, "loss": loss_value, "expected_cut": expected, "readout_cut": cut,
-                    "best_cut": result.best_cut, "entropy": s_value, "seconds": time.perf_counter() - began,
-                }
-                if optimum:
-                    row["expected_ratio"] = row["expected_cut"] / optimum
-                    row["readout_ratio"] = result.best_cut / optimum
-                result.history.append(row)
-                bar.update(step + 1, steps, _progress_text(row))
+                    cut_values = cut_values.reshape(batch, -1)
+                    candidates = candidates.reshape(batch, cut_values.shape[1], -1)
+                    best = cut_values.argmax(-1)
+                    entries = torch.arange(batch, device=dev)
+                    # the updated angles as the circuit will read them (in its real dtype), per seed
+                    angles_finite = torch.stack([torch.isfinite(p.to(model.real_dtype)).reshape(batch, -1).all(-1)
+                                                 for p in params]).all(0)
+                    # everything the rows need in one copy to the host (each copy waits for the device)
+                    numbers = torch.stack([losses.reshape(batch), values.reshape(batch), s.reshape(batch),
+                                           cut_values[entries, best], angles_finite]).to(torch.float64)
+                    host = torch.cat([numbers.T, candidates[entries, best].to(torch.float64)], 1).tolist()
+                seconds = time.perf_counter() - began
+                for entry, (loss_value, _, _, _, angles_ok, *_) in enumerate(host):
+                    _check_step(loss_value, angles_ok, step, model, lr,
+                                "" if seeds is None else f" for seed {seeds[entry]}")
+                for run, (loss_value, expected, s_value, cut, _, *bits) in zip(results, host):
+                    if cut > run.best_cut:
+                        run.best_cut, run.best_bits = cut, [int(b) for b in bits]
+                    row = {
+                        "step": step + 1, "loss": loss_value, "expected_cut": expected, "readout_cut": cut,
+                        "best_cut": run.best_cut, "entropy": s_value, "seconds": seconds,
+                    }
+                    if optimum:
+                        row["expected_ratio"] = row["expected_cut"] / optimum
+                        row["readout_ratio"] = run.best_cut / optimum
+                    run.history.append(row)
+                shown = max(results, key=lambda r: r.best_cut)  # of a batch, the seed with the best cut
+                bar.update(step + 1, steps, _progress_text(shown.history[-1]))
                 # drop this step's autograd graph before the next step starts (a
                 # CUDA graph recording must not meet nodes from an eager step)
-                del loss, value, state, candidates, values
+                del losses, values, state, candidates, cut_values
                 if checkpoint_every and (step + 1) % checkpoint_every == 0:
                     checkpoint(step + 1)
         except KeyboardInterrupt:  # a second Ctrl-C, or one raised by code: mid-step, maybe after the update
             consistent = False
-    result.interrupted = not consistent or (stop.requested and len(result.history) < steps)
-    if result.interrupted:
+    interrupted = not consistent or (stop.requested and len(result.history) < steps)
+    if interrupted:
         kept = ("stopped mid-step (the model may hold one more update); the last checkpoint written is kept"
                 if not consistent else "the checkpoint holds them" if path else "keeping what was done")
         print(f"\n{model.family}: interrupted after {len(result.history)} steps; {kept}", file=sys.stderr)
-    result.cuda_graph = getattr(run_step, "captured", False)
+    for run in results:
+        run.interrupted = interrupted
+        run.cuda_graph = getattr(run_step, "captured", False)
     if consistent:
         checkpoint(len(result.history))
-    return result
+    return result if seeds is None else results
+
+
+def _check_step(loss: float, angles_finite: float, step: int, model: MaxCutAnsatz, lr: float, whose: str) -> None:
+    """Refuse a step whose loss is not finite or whose update took the angles out of range."""
+    if not math.isfinite(loss) and step == 0:  # no update yet: not the learning rate
+        raise ValueError(f"the loss{whose} is {loss} before any update; check the entropy penalty "
+                         f"({model.entropy_penalty:g}) and the graph's weights")
+    if not math.isfinite(loss):
+        raise ValueError(f"the loss{whose} became {loss} at step {step + 1}; lower the learning rate (lr={lr:g})")
+    if not angles_finite:
+        raise ValueError(f"step {step + 1} took the angles{whose} beyond {model.real_dtype} range; "
+                         f"the learning rate lr={lr:g} is too large, lower it")
 
 
 class _StopRequest:

@@ -56,6 +56,9 @@ def add_study_commands(sub) -> None:
                           "default: start a local one")
     run.add_argument("--tasks-per-gpu", type=int, metavar="N",
                      help=f"with --executor ray on CUDA: runs that share one GPU (default {TASKS_PER_GPU})")
+    run.add_argument("--batch-seeds", type=int, default=1, metavar="N",
+                     help="train up to N runs that differ only in seed as one batched dense state (one Ray task "
+                          "with --executor ray); default 1: every run alone")
     run.add_argument("--no-progress", action="store_true", help="no line per finished run")
     run.set_defaults(run=_run)
 
@@ -88,7 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     grid = _grid(args)
     try:
         run_study(grid, args.db, device=args.device, optimum=args.optimum, progress=not args.no_progress,
-                  executor=args.executor, ray_address=args.ray_address, tasks_per_gpu=args.tasks_per_gpu).close()
+                  executor=args.executor, ray_address=args.ray_address, tasks_per_gpu=args.tasks_per_gpu,
+                  batch_seeds=args.batch_seeds).close()
     except KeyboardInterrupt:
         print(f"tqsim study: interrupted; the finished runs are in {args.db} (run the same command to continue)",
               file=sys.stderr)

@@ -1,14 +1,15 @@
 """Where a study's runs train: one after another in this process, or as Ray tasks on a cluster.
 
 An executor is used in a ``with`` block (entering it connects to whatever it
-needs and settles the device) and its :meth:`run` takes the runs to do, each
-a :class:`Job` (the run, its graph and its reference), and yields
-``(job, result, wall_seconds)`` as each run finishes. Executors only train:
-the runner, in the driver process, writes every result to the database as it
-arrives, so a database is only ever written by one process, and a run is
-stored the moment it is done, whichever machine trained it.
+needs and settles the device) and its :meth:`run` takes the work to do, each
+a :class:`Job` (one run, or several seeds of one group trained as one batched
+state, with their graph and reference), and yields ``(job, results,
+wall_seconds)`` as each job finishes. Executors only train: the runner, in
+the driver process, writes every result to the database as it arrives, so a
+database is only ever written by one process, and a run is stored the moment
+it is done, whichever machine trained it.
 
-Both executors call the same ``train_run(spec, problem, optimum, device)``
+Both executors call the same ``train_runs(specs, problem, optimum, device)``
 with the same arguments, so they give the same numbers for the same seeds:
 on the CPU bit for bit, as long as every process uses the same number of
 torch threads (docs/reproducibility.md), which the Ray executor sees to.
@@ -40,24 +41,25 @@ _CONNECT_TIMEOUT_S = 3.0
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 _SETTINGS_FRAME = 4
 
-TrainRun = Callable[[RunSpec, MaxCutProblem, float, Any], TrainResult]
+TrainRuns = Callable[[tuple[RunSpec, ...], MaxCutProblem, float, Any], list[TrainResult]]
 
 
 class Job(NamedTuple):
-    """A run to do: its spec, its graph (built once per graph by the driver) and the reference of its ratios."""
+    """Runs to train together (one, or seeds of one group batched), their graph (built once per graph by the
+    driver) and the reference of their ratios."""
 
-    spec: RunSpec
+    specs: tuple[RunSpec, ...]
     problem: MaxCutProblem
     optimum: float
     optimum_kind: str
 
 
-def _timed(train_run: TrainRun, spec: RunSpec, problem: MaxCutProblem, optimum: float,
-           device) -> tuple[TrainResult, float]:
-    """``train_run``'s result and its wall time, model building included."""
+def _timed(train_runs: TrainRuns, specs: tuple[RunSpec, ...], problem: MaxCutProblem, optimum: float,
+           device) -> tuple[list[TrainResult], float]:
+    """``train_runs``'s results and their wall time, model building included."""
     began = time.perf_counter()
-    result = train_run(spec, problem, optimum, device)
-    return result, time.perf_counter() - began
+    results = train_runs(specs, problem, optimum, device)
+    return results, time.perf_counter() - began
 
 
 class LocalExecutor:
@@ -67,13 +69,13 @@ class LocalExecutor:
     ----------
     device : str
         "auto" (CUDA when present), "cpu" or "cuda"; checked here, before anything runs.
-    train_run : callable
-        ``train_run(spec, problem, optimum, device) -> TrainResult``: one run.
+    train_runs : callable
+        ``train_runs(specs, problem, optimum, device) -> [TrainResult, ...]``: one job's runs.
     """
 
-    def __init__(self, device, train_run: TrainRun):
+    def __init__(self, device, train_runs: TrainRuns):
         self.device = resolve_device(device)
-        self.train_run = train_run
+        self.train_runs = train_runs
 
     def __enter__(self) -> "LocalExecutor":
         return self
@@ -81,19 +83,19 @@ class LocalExecutor:
     def __exit__(self, *exc) -> None:
         pass
 
-    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, TrainResult, float]]:
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, list[TrainResult], float]]:
         """Train each job when it comes: a reference computed lazily by ``jobs`` waits for no other run."""
         for job in jobs:
-            yield (job, *_timed(self.train_run, job.spec, job.problem, job.optimum, self.device))
+            yield (job, *_timed(self.train_runs, job.specs, job.problem, job.optimum, self.device))
 
 
 class RayExecutor:
-    """Every run as one Ray task, on a local Ray cluster or on an existing one; results come back as they finish.
+    """Every job as one Ray task, on a local Ray cluster or on an existing one; results come back as they finish.
 
-    A task per run, not per group of seeds: a run is stored as soon as it is
-    done (a group task would hold its finished seeds until its last one), and
-    a grid with few groups and many seeds still fills the cluster. A task
-    costs milliseconds; a run, seconds at least.
+    A job is one run, or the seeds of a group batched into one state (the
+    runner's ``batch_seeds``). Without batching a task is one run, so a run is
+    stored as soon as it is done and a grid with few groups and many seeds
+    still fills the cluster; a task costs milliseconds, a run seconds at least.
 
     Each task sets ``torch.set_num_threads`` to this process's count (CPU
     results depend on it) and, on the CPU, asks Ray for as many CPUs, so that
@@ -106,9 +108,9 @@ class RayExecutor:
     ----------
     device : {"auto", "cpu", "cuda"}
         "auto": CUDA when the cluster has GPUs. Ray chooses each task's GPU, so an index is refused.
-    train_run : callable
-        ``train_run(spec, problem, optimum, device) -> TrainResult``, run in the Ray workers (Ray pickles it:
-        a module-level function is imported there by name).
+    train_runs : callable
+        ``train_runs(specs, problem, optimum, device) -> [TrainResult, ...]``, run in the Ray workers (Ray
+        pickles it: a module-level function is imported there by name).
     address : str or None
         ``HOST:PORT`` of a running cluster's head (``ray start --head`` prints it); None starts a local
         cluster, or joins the one ``ray.init()`` finds (e.g. through ``RAY_ADDRESS``). When Ray is
@@ -122,7 +124,7 @@ class RayExecutor:
         Ray is not installed (it comes with the extra ``distributed``).
     """
 
-    def __init__(self, device, train_run: TrainRun, address: str | None = None,
+    def __init__(self, device, train_runs: TrainRuns, address: str | None = None,
                  tasks_per_gpu: int = TASKS_PER_GPU):
         self.ray = require("ray", "distributed", "--executor ray")
         if str(device) not in ("auto", "cpu", "cuda"):
@@ -131,7 +133,7 @@ class RayExecutor:
         if isinstance(tasks_per_gpu, bool) or not isinstance(tasks_per_gpu, int) or tasks_per_gpu < 1:
             raise ValueError(f"tasks_per_gpu (--tasks-per-gpu) must be an integer >= 1, got {tasks_per_gpu!r}")
         self.device = str(device)
-        self.train_run = train_run
+        self.train_runs = train_runs
         self.address = address
         self._host_port = None if address is None else _host_port(address)  # a malformed address: refused now
         self.tasks_per_gpu = tasks_per_gpu
@@ -202,22 +204,23 @@ class RayExecutor:
                 self._started = False
                 self.ray.shutdown()
 
-    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, TrainResult, float]]:
-        """Submit every job as it comes, yielding the runs that finish meanwhile, then the rest as they finish.
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, list[TrainResult], float]]:
+        """Submit every job as it comes, yielding the jobs that finish meanwhile, then the rest as they finish.
 
         ``jobs`` computes each graph's reference at its first run: the cluster trains the runs of the
         graphs before while the driver computes it.
         """
         for job in jobs:
-            problem = self._graphs.get(job.spec.graph)
+            graph = job.specs[0].graph
+            problem = self._graphs.get(graph)
             if problem is None:
-                problem = self._graphs[job.spec.graph] = self.ray.put(job.problem)
-            ref = self._task.remote(self.train_run, job.spec, problem, job.optimum, self.device, self.threads)
+                problem = self._graphs[graph] = self.ray.put(job.problem)
+            ref = self._task.remote(self.train_runs, job.specs, problem, job.optimum, self.device, self.threads)
             self._pending[ref] = job
             yield from self._collect(block=False)
         yield from self._collect(block=True)
 
-    def _collect(self, block: bool) -> Iterator[tuple[Job, TrainResult, float]]:
+    def _collect(self, block: bool) -> Iterator[tuple[Job, list[TrainResult], float]]:
         """The finished tasks, one at a time: all of them (``block``) or those finished already."""
         while self._pending:
             ready, _ = self.ray.wait(list(self._pending), num_returns=1, timeout=None if block else 0)
@@ -225,20 +228,20 @@ class RayExecutor:
                 return
             job = self._pending.pop(ready[0])
             try:
-                result, seconds = self.ray.get(ready[0])
+                results, seconds = self.ray.get(ready[0])
             except self.ray.exceptions.RayTaskError as error:
                 if isinstance(error.cause, Exception):  # the run's own error, as the local executor raises it
                     raise error.cause from error
                 raise
-            yield job, result, seconds
+            yield job, results, seconds
 
 
-def _run_in_worker(train_run: TrainRun, spec: RunSpec, problem: MaxCutProblem, optimum: float, device: str,
-                   threads: int) -> tuple[TrainResult, float]:
-    """One run in a Ray worker, with the driver's number of torch threads: the CPU's last bits depend on it,
+def _run_in_worker(train_runs: TrainRuns, specs: tuple[RunSpec, ...], problem: MaxCutProblem, optimum: float,
+                   device: str, threads: int) -> tuple[list[TrainResult], float]:
+    """One job in a Ray worker, with the driver's number of torch threads: the CPU's last bits depend on it,
     and a Ray worker keeps the count it started with (one, or its first task's CPUs)."""
     torch.set_num_threads(threads)
-    return _timed(train_run, spec, problem, optimum, device)
+    return _timed(train_runs, specs, problem, optimum, device)
 
 
 def _host_port(address: str) -> tuple[str, int]:

@@ -13,6 +13,13 @@ are lower bounds on the true ones), labelled as such in the database.
 Where the runs train is the executor's business (:mod:`.executors`: this
 process, or Ray tasks); this module, in the driver process, is the only one
 that writes the database, one run at a time as results come back.
+
+With ``batch_seeds`` > 1, runs that differ only in seed train together as one
+batched dense state (``make_ansatz(seed=[...])``), up to ``batch_seeds`` seeds
+and :data:`BATCH_STATE_BYTES` of amplitudes at a time. A batched run equals the
+run trained alone to dtype precision step by step, but over a whole training
+the two part as far as two sequential runs with different thread counts do
+(docs/study.md measures it), so a run's batch size is stored with it.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from ..ansatz import make_ansatz
+from ... import _checks
+from ..ansatz import choose_backend, make_ansatz
+from ..objective import qubits_needed
 from ..problem import MaxCutProblem
-from ..train import train
+from ..train import TrainResult, train
 from .executors import TASKS_PER_GPU, Job, LocalExecutor, RayExecutor
 from .grid import RunSpec, StudyGrid
 from .store import StudyStore
 
-__all__ = ["BRUTE_FORCE_NODES", "EXECUTORS", "OPTIMUM_CHOICES", "reference", "run_study"]
+__all__ = ["BATCH_STATE_BYTES", "BRUTE_FORCE_NODES", "EXECUTORS", "OPTIMUM_CHOICES", "reference", "run_study"]
 
 #: largest graph whose optimum is found by brute force (2**26 cuts, a few seconds)
 BRUTE_FORCE_NODES = 26
@@ -36,6 +45,8 @@ BRUTE_FORCE_NODES = 26
 OPTIMUM_CHOICES = ("auto", "exact", "reference")
 #: where runs train: one after another in this process, or as Ray tasks (see :mod:`.executors`)
 EXECUTORS = ("local", "ray")
+#: the most amplitude memory one batched state may take (complex64): 32 seeds of 20 qubits, 2 of 24
+BATCH_STATE_BYTES = 2**28
 
 
 def reference(problem: MaxCutProblem, optimum: str = "auto", seed: int = 0) -> tuple[float, str]:
@@ -62,6 +73,7 @@ def run_study(
     executor: str = "local",
     ray_address: str | None = None,
     tasks_per_gpu: int | None = None,
+    batch_seeds: int = 1,
 ) -> StudyStore:
     """Train every run of ``grid`` not yet in the database at ``db``; return the store, still open
     (close it, or use it in a ``with`` block, to release the writer lock).
@@ -87,6 +99,9 @@ def run_study(
         this process has already initialized).
     tasks_per_gpu : int or None
         With "ray" on CUDA: runs that share one GPU (default :data:`~.executors.TASKS_PER_GPU`, 4).
+    batch_seeds : int
+        Up to this many runs that differ only in seed train together as one batched dense state (one Ray task
+        with "ray"); 1 (the default) trains every run alone. MPS and product-state runs always train alone.
 
     Raises
     ------
@@ -97,6 +112,7 @@ def run_study(
         raise ValueError(f"optimum must be one of {', '.join(OPTIMUM_CHOICES)}, got {optimum!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    batch_seeds = _checks.positive_int(batch_seeds, "batch_seeds (--batch-seeds)")
     if executor == "local":
         for name, flag, value in (("ray_address", "--ray-address", ray_address),
                                   ("tasks_per_gpu", "--tasks-per-gpu", tasks_per_gpu)):
@@ -122,41 +138,68 @@ def run_study(
         if progress and executor == "ray":
             print(f"tqsim study: runs as {trainer}", file=sys.stderr)
         try:
-            for count, (job, result, wall_seconds) in enumerate(trainer.run(_jobs(todo, optimum)), 1):
-                if result.interrupted:  # a partial run is not a result: keep the finished ones and stop
+            count = 0
+            for job, results, wall_seconds in trainer.run(_jobs(todo, optimum, batch_seeds)):
+                if any(result.interrupted for result in results):  # a partial run is not a result: stop
                     raise KeyboardInterrupt
-                spec, kind = job.spec, job.optimum_kind
-                store.write_run(spec, result, job.optimum, kind, wall_seconds)
-                if progress:
-                    final = result.final
-                    print(f"[{count}/{len(todo)}] {spec.graph} {spec.family} depth={spec.depth or 'default'} "
-                          f"seed={spec.seed}: expected ratio {final.get('expected_ratio', float('nan')):.4f}"
-                          f"{'' if kind == 'exact' else ' (of the GW bound)'}, entropy {final['entropy']:.3f}, "
-                          f"{result.ms_per_step:.1f} ms/step", file=sys.stderr)
+                batch = len(job.specs)
+                for spec, result in zip(job.specs, results):
+                    store.write_run(spec, result, job.optimum, job.optimum_kind, wall_seconds / batch, batch)
+                    count += 1
+                    if progress:
+                        _report_run(count, len(todo), spec, result, job.optimum_kind, batch)
         except BaseException:  # Ctrl-C or an error: release the writer lock, keep the finished runs
             store.close()
             raise
     return store
 
 
-def _jobs(todo: list[RunSpec], optimum: str) -> Iterator[Job]:
-    """Each run with its graph and reference, both made at the graph's first run and shared by the rest.
+def _report_run(count: int, total: int, spec: RunSpec, result: TrainResult, kind: str, batch: int) -> None:
+    final = result.final
+    print(f"[{count}/{total}] {spec.graph} {spec.family} depth={spec.depth or 'default'} seed={spec.seed}: "
+          f"expected ratio {final.get('expected_ratio', float('nan')):.4f}"
+          f"{'' if kind == 'exact' else ' (of the GW bound)'}, entropy {final['entropy']:.3f}, "
+          f"{result.ms_per_step:.1f} ms/step{f' (a batch of {batch})' if batch > 1 else ''}", file=sys.stderr)
+
+
+def _jobs(todo: list[RunSpec], optimum: str, batch_seeds: int = 1) -> Iterator[Job]:
+    """The runs in jobs (seeds of one group together, up to ``batch_seeds``, where they can batch), each with
+    its graph and reference, both made at the graph's first run and shared by the rest.
 
     A generator, so that an executor can train the runs of one graph while the next graph's reference
-    (up to a minute of brute force) is computed. Runs of a graph are adjacent in a grid's order, so only
-    the current graph is kept.
+    (up to a minute of brute force) is computed. Runs of a graph are adjacent in a grid's order, and the
+    seeds of a group adjacent within it, so only the current graph and group are kept.
     """
     name = problem = value = kind = None
+    batch: list[RunSpec] = []
     for spec in todo:
+        if batch and (spec.group != batch[0].group or len(batch) == _batch_limit(batch[0], problem, batch_seeds)):
+            yield Job(tuple(batch), problem, value, kind)
+            batch = []
         if spec.graph != name:
             name, problem = spec.graph, spec.problem()
             value, kind = reference(problem, optimum)
-        yield Job(spec, problem, value, kind)
+        batch.append(spec)
+    if batch:
+        yield Job(tuple(batch), problem, value, kind)
 
 
-def _train(spec: RunSpec, problem: MaxCutProblem, optimum: float, device):
-    """One run, exactly as ``tqsim maxcut`` trains a family."""
-    model = make_ansatz(spec.family, problem, spec.depth, seed=spec.seed, encoding=spec.encoding,
-                        backend=spec.backend, max_bond=spec.max_bond, entropy_penalty=spec.penalty)
-    return train(model, steps=spec.steps, lr=spec.lr, optimizer=spec.optimizer, device=device, seed=spec.seed,
-                 progress=False, optimum=optimum)
+def _batch_limit(spec: RunSpec, problem: MaxCutProblem, batch_seeds: int) -> int:
+    """How many seeds of ``spec``'s group may train as one state: 1 off the dense backend, else up to
+    ``batch_seeds`` within :data:`BATCH_STATE_BYTES` of complex64 amplitudes."""
+    qubits = qubits_needed(problem, spec.encoding)
+    if batch_seeds == 1 or choose_backend(spec.family, qubits, spec.backend) != "dense":
+        return 1
+    return max(1, min(batch_seeds, BATCH_STATE_BYTES // (8 << qubits)))
+
+
+def _train(specs: tuple[RunSpec, ...], problem: MaxCutProblem, optimum: float, device) -> list[TrainResult]:
+    """One run, exactly as ``tqsim maxcut`` trains a family, or the seeds of one group as one batched model."""
+    first = specs[0]
+    seeds = [spec.seed for spec in specs]
+    model = make_ansatz(first.family, problem, first.depth, seed=seeds if len(seeds) > 1 else seeds[0],
+                        encoding=first.encoding, backend=first.backend, max_bond=first.max_bond,
+                        entropy_penalty=first.penalty)
+    results = train(model, steps=first.steps, lr=first.lr, optimizer=first.optimizer, device=device,
+                    seed=first.seed, progress=False, optimum=optimum)
+    return results if len(seeds) > 1 else [results]

@@ -32,7 +32,7 @@ from .grid import RunSpec, StudyGrid
 __all__ = ["FORMAT", "OPTIMUM_KINDS", "SCHEMA_VERSION", "StudyStore"]
 
 FORMAT = "tqsim-study"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.batch_size
 OPTIMUM_KINDS = ("exact", "gw-bound", "none")
 # how long a connection waits for another's write lock: a second writer must hear "busy" at once,
 # not hang; the writer itself, holding the writer lock, only ever meets such short checks
@@ -48,8 +48,8 @@ _SPEC_TYPES = {"graph": "TEXT", "graph_seed": "INTEGER", "graph_path": "TEXT", "
 _RESULT_COLUMNS = {"backend_used": "TEXT", "num_qubits": "INTEGER", "num_parameters": "INTEGER",
                    "optimum": "REAL", "optimum_kind": "TEXT", "loss": "REAL", "expected_cut": "REAL",
                    "readout_cut": "REAL", "best_cut": "REAL", "expected_ratio": "REAL", "readout_ratio": "REAL",
-                   "entropy": "REAL", "wall_seconds": "REAL", "ms_per_step": "REAL", "device": "TEXT",
-                   "finished": "TEXT"}
+                   "entropy": "REAL", "wall_seconds": "REAL", "ms_per_step": "REAL", "batch_size": "INTEGER",
+                   "device": "TEXT", "finished": "TEXT"}
 _STEP_COLUMNS = ["step", "loss", "expected_cut", "readout_cut", "best_cut", "entropy", "expected_ratio",
                  "readout_ratio", "seconds"]
 _RUN_COLUMNS = ["key", *_SPEC_FIELDS, *_RESULT_COLUMNS]
@@ -213,7 +213,7 @@ class StudyStore:
 
     # --------------------------------------------------------------- writing
     def write_run(self, spec: RunSpec, result, optimum: float | None, optimum_kind: str,
-                  wall_seconds: float) -> None:
+                  wall_seconds: float, batch_size: int = 1) -> None:
         """Store a finished run and its steps in one transaction.
 
         Parameters
@@ -232,7 +232,11 @@ class StudyStore:
         optimum_kind : "exact", "gw-bound" or "none"
             What ``optimum`` is ("none" exactly when it is None).
         wall_seconds : float
-            The run's wall time as the caller measured it (building the model included).
+            The run's wall time as the caller measured it (building the model included); for a run trained in a
+            batch of seeds, its share of the batch's wall time.
+        batch_size : int
+            How many seeds trained together with this one as one batched state (1: alone). A run's last bits
+            depend on it, as they do on the number of threads.
         """
         if not self.writer:
             raise ValueError(f"{self.path} was opened for reading (StudyStore.open); "
@@ -250,6 +254,8 @@ class StudyStore:
         if isinstance(wall_seconds, bool) or not isinstance(wall_seconds, (int, float)) \
                 or not math.isfinite(wall_seconds) or wall_seconds < 0:
             raise ValueError(f"wall_seconds must be a finite number >= 0, got {wall_seconds!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         _check_result(spec, result)
         final = result.history[-1]
         ratio = (lambda cut: cut / optimum) if optimum else (lambda cut: None)
@@ -259,7 +265,7 @@ class StudyStore:
                "readout_cut": final["readout_cut"], "best_cut": final["best_cut"],
                "expected_ratio": ratio(final["expected_cut"]), "readout_ratio": ratio(final["best_cut"]),
                "entropy": final["entropy"], "wall_seconds": float(wall_seconds), "ms_per_step": result.ms_per_step,
-               "device": result.device, "finished": _now()}
+               "batch_size": batch_size, "device": result.device, "finished": _now()}
         step_rows = ((spec.key, h["step"], h["loss"], h["expected_cut"], h["readout_cut"], h["best_cut"],
                       h["entropy"], ratio(h["expected_cut"]), ratio(h["best_cut"]), h["seconds"])
                      for h in result.history)  # read inside the transaction: a kill there loses the whole run
