@@ -89,7 +89,7 @@ def test_complex64_batches_match_to_single_precision_over_the_first_steps():
 
 @pytest.mark.parametrize("seeds, options, message", [
     ([], {}, "seed is an empty list; give at least one seed"),
-    ([1, 2, 1], {}, r"seed lists \[1\] more than once; a batch trains each seed once"),
+    ([1, 2, 1], {}, r"seed=\[1, 2, 1\] lists 1 more than once; a batch trains each seed once"),
     ([0, 1], {"backend": "mps"}, "a batch of seeds trains as one batched dense state; backend 'mps' holds one state"),
 ])
 def test_bad_batches_are_refused(seeds, options, message):
@@ -97,15 +97,28 @@ def test_bad_batches_are_refused(seeds, options, message):
         make_ansatz("one-directional", PROBLEM, seed=seeds, **options)
 
 
+def test_a_seed_that_is_not_an_integer_is_named():
+    with pytest.raises(ValueError, match=r"seed=\[0, '1'\] holds '1'; seeds are integers in 0..2\*\*64-1"):
+        make_ansatz("one-directional", PROBLEM, seed=[0, "1"])
+
+
+def test_a_graph_too_big_for_dense_states_does_not_batch_and_is_not_told_to_use_them():
+    big = MaxCutProblem.random_regular(30, 3, seed=0)
+    with pytest.raises(ValueError, match=r"backend 'mps' holds one state \(give one seed at a time\)$"):
+        make_ansatz("one-directional", big, seed=[0, 1])
+
+
 def test_the_product_backend_does_not_batch():
     with pytest.raises(ValueError, match="backend 'product' holds one state"):
         make_ansatz("product", PROBLEM, seed=[0, 1])
 
 
-def test_a_batch_has_no_checkpoint(tmp_path):
+@pytest.mark.parametrize("options", [{"out": "OUT"}, {"checkpoint_every": 1}, {"resume": True}])
+def test_a_batch_has_no_checkpoint(tmp_path, options):
     model = make_ansatz("one-directional", PROBLEM, seed=[0, 1])
+    options = {k: str(tmp_path) if v == "OUT" else v for k, v in options.items()}
     with pytest.raises(ValueError, match="a checkpoint holds one run; train the 2 seeds without out="):
-        train(model, steps=2, out=str(tmp_path), progress=False)
+        train(model, steps=2, progress=False, **options)
 
 
 def test_a_diverging_seed_is_named():

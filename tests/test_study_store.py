@@ -219,11 +219,26 @@ def test_open_refuses_what_is_not_a_study(tmp_path):
 def test_another_schema_version_is_refused(path):
     StudyStore.create(path, GRID).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+        db.execute("UPDATE meta SET value = '3' WHERE name = 'schema_version'")
     for opener in (StudyStore.open, lambda p: StudyStore.create(p, GRID)):
-        with pytest.raises(ValueError, match=r"study.db is a tqsim study of schema version 1 \(written by tqsim "
-                                             r"0\.1\.0\); this tqsim reads version 2$"):
+        with pytest.raises(ValueError, match=r"study.db is a tqsim study of schema version 3 \(written by tqsim "
+                                             r"0\.1\.0\); this tqsim reads versions 1, 2$"):
             opener(path)
+
+
+def test_a_schema_1_study_is_read_as_is_and_upgraded_when_resumed(path):
+    with StudyStore.create(path, GRID) as store:
+        store.write_run(SPECS[0], fake_result(SPECS[0]), None, "none", 1.0)
+    with sqlite3.connect(path) as db:  # the file as schema 1 wrote it: no batch_size column
+        db.execute("ALTER TABLE runs DROP COLUMN batch_size")
+        db.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    with StudyStore.open(path) as reader:  # read only: nothing changes in the file
+        assert [run["batch_size"] for run in reader.runs()] == [1]
+        assert reader.meta()["schema_version"] == "1"
+    with StudyStore.create(path, GRID) as store:  # resumed: upgraded in place, the old run kept
+        assert store.meta()["schema_version"] == str(SCHEMA_VERSION)
+        store.write_run(SPECS[1], fake_result(SPECS[1]), None, "none", 1.0, batch_size=3)
+        assert [run["batch_size"] for run in store.runs()] == [1, 3]
 
 
 def test_create_leaves_a_foreign_file_untouched(tmp_path):

@@ -333,14 +333,19 @@ def _batched(family: str, problem: MaxCutProblem, depth: int | None, seeds: Sequ
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("seed is an empty list; give at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seed lists {sorted(s for s in set(seeds) if seeds.count(s) > 1)} more than once; "
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**64:
+            raise ValueError(f"seed={list(seeds)} holds {s!r}; seeds are integers in 0..2**64-1")
+    twice = sorted(s for s in set(seeds) if seeds.count(s) > 1)
+    if twice:
+        raise ValueError(f"seed={list(seeds)} lists {', '.join(map(str, twice))} more than once; "
                          f"a batch trains each seed once")
-    models = [make_ansatz(family, problem, depth, s, **options) for s in seeds]
-    model = models[0]
+    model = make_ansatz(family, problem, depth, seeds[0], **options)
     if model.backend != "dense":
+        hint = ", or backend='dense'" if model.num_qubits <= BRUTE_FORCE_LIMIT else ""
         raise ValueError(f"a batch of seeds trains as one batched dense state; backend {model.backend!r} holds "
-                         f"one state (give one seed at a time, or backend='dense')")
+                         f"one state (give one seed at a time{hint})")
+    models = [model] + [make_ansatz(family, problem, depth, s, **options) for s in seeds[1:]]
     for name, _ in list(model.named_parameters()):
         stacked = torch.stack([getattr(m, name).detach() for m in models])
         setattr(model, name, nn.Parameter(stacked))

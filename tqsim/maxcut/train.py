@@ -157,7 +157,8 @@ def train(
     seed trained alone, to dtype precision: the loss minimised is the sum of
     the seeds' losses, so each seed's angles get their own gradient, and
     every optimizer here updates each angle from its own gradient and state
-    (Adam's moments), so each seed keeps its own optimizer.
+    (Adam's moments), so each seed keeps its own optimizer. A step's
+    ``seconds`` in each seed's history is its share of the batched step.
 
     Parameters
     ----------
@@ -186,13 +187,13 @@ def train(
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
     if checkpoint_every is not None:
         checkpoint_every = _checks.positive_int(checkpoint_every, "checkpoint_every")
-    if (checkpoint_every or resume) and out is None:
-        raise ValueError("checkpoints and resume need an output folder (out=...)")
     seeds = model.seeds  # None: one unbatched run
     batch = 1 if seeds is None else len(seeds)
-    if seeds is not None and out is not None:
-        raise ValueError(f"a checkpoint holds one run; train the {batch} seeds without out=..., or one at a time "
-                         f"to checkpoint them")
+    if seeds is not None and (out is not None or checkpoint_every or resume):
+        raise ValueError(f"a checkpoint holds one run; train the {batch} seeds without out=, checkpoint_every= "
+                         f"and resume=, or one at a time to checkpoint them")
+    if (checkpoint_every or resume) and out is None:
+        raise ValueError("checkpoints and resume need an output folder (out=...)")
     k = default_entropy_qubits(model.num_qubits) if track_entropy is None else track_entropy
     check_entropy_qubits(k, model.num_qubits)
     dev = resolve_device(device)
@@ -254,7 +255,7 @@ def train(
                 if model.backend == "mps":
                     # modulo 2**64: manual_seed takes any seed below 2**64
                     sampler[0] = torch.Generator(device=dev).manual_seed((seed * 1_000_003 + step) % 2**64)
-                _, losses, values, state, candidates, cut_values = run_step()
+                total, losses, values, state, candidates, cut_values = run_step()
                 with torch.no_grad():
                     s = entropy(state, range(k)) if model.backend != "product" else torch.zeros((), device=dev)
                     cut_values = cut_values.reshape(batch, -1)
@@ -268,7 +269,7 @@ def train(
                     numbers = torch.stack([losses.reshape(batch), values.reshape(batch), s.reshape(batch),
                                            cut_values[entries, best], angles_finite]).to(torch.float64)
                     host = torch.cat([numbers.T, candidates[entries, best].to(torch.float64)], 1).tolist()
-                seconds = time.perf_counter() - began
+                seconds = (time.perf_counter() - began) / batch  # each seed's share of the step
                 for entry, (loss_value, _, _, _, angles_ok, *_) in enumerate(host):
                     _check_step(loss_value, angles_ok, step, model, lr,
                                 "" if seeds is None else f" for seed {seeds[entry]}")
@@ -287,7 +288,7 @@ def train(
                 bar.update(step + 1, steps, _progress_text(shown.history[-1]))
                 # drop this step's autograd graph before the next step starts (a
                 # CUDA graph recording must not meet nodes from an eager step)
-                del losses, values, state, candidates, cut_values
+                del total, losses, values, state, candidates, cut_values
                 if checkpoint_every and (step + 1) % checkpoint_every == 0:
                     checkpoint(step + 1)
         except KeyboardInterrupt:  # a second Ctrl-C, or one raised by code: mid-step, maybe after the update

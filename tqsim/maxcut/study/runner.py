@@ -45,7 +45,8 @@ BRUTE_FORCE_NODES = 26
 OPTIMUM_CHOICES = ("auto", "exact", "reference")
 #: where runs train: one after another in this process, or as Ray tasks (see :mod:`.executors`)
 EXECUTORS = ("local", "ray")
-#: the most amplitude memory one batched state may take (complex64): 32 seeds of 20 qubits, 2 of 24
+#: the most amplitude memory one batched state may take (complex64): 32 seeds of 20 qubits, 2 of 24. Training
+#: keeps a copy of the state per fused block for the backward pass, so a batch's peak is tens of these
 BATCH_STATE_BYTES = 2**28
 
 
@@ -143,7 +144,7 @@ def run_study(
                 if any(result.interrupted for result in results):  # a partial run is not a result: stop
                     raise KeyboardInterrupt
                 batch = len(job.specs)
-                for spec, result in zip(job.specs, results):
+                for spec, result in zip(job.specs, results, strict=True):
                     store.write_run(spec, result, job.optimum, job.optimum_kind, wall_seconds / batch, batch)
                     count += 1
                     if progress:

@@ -33,6 +33,8 @@ __all__ = ["FORMAT", "OPTIMUM_KINDS", "SCHEMA_VERSION", "StudyStore"]
 
 FORMAT = "tqsim-study"
 SCHEMA_VERSION = 2  # 2: runs.batch_size
+# versions this tqsim still reads; create() upgrades them in place (1 lacks runs.batch_size: every run alone)
+_UPGRADES = {"1": "ALTER TABLE runs ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1"}
 OPTIMUM_KINDS = ("exact", "gw-bound", "none")
 # how long a connection waits for another's write lock: a second writer must hear "busy" at once,
 # not hang; the writer itself, holding the writer lock, only ever meets such short checks
@@ -93,6 +95,9 @@ class StudyStore:
         self.path = path
         self._db = connection
         self.writer = writer
+        # runs' columns as this file has them: a study of schema 1, read here, has every run alone
+        version = dict(connection.execute("SELECT name, value FROM meta"))["schema_version"]
+        self._run_columns = [c if c != "batch_size" or version != "1" else "1 AS batch_size" for c in _RUN_COLUMNS]
 
     # --------------------------------------------------------------- opening
     @classmethod
@@ -132,6 +137,7 @@ class StudyStore:
                 else:
                     _check_meta(db, path)
                     _check_settings(db, path, grid)
+                    _upgrade(db)
                 _take_lock(db, path)
             db.execute(f"PRAGMA busy_timeout={int(_WRITE_WAIT_S * 1000)}")
         except BaseException:
@@ -200,7 +206,7 @@ class StudyStore:
 
     def runs(self) -> list[dict[str, Any]]:
         """One dict per stored run, in the order they finished: the RunSpec fields, key and the results."""
-        return self._dicts(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY rowid")
+        return self._dicts(f"SELECT {', '.join(self._run_columns)} FROM runs ORDER BY rowid")
 
     def steps(self, key: str | None = None) -> list[dict[str, Any]]:
         """One dict per training step (``run_key`` names the run), of run ``key`` or of every run,
@@ -340,16 +346,24 @@ def _write_meta(db: sqlite3.Connection, grid: StudyGrid) -> None:
 
 
 def _check_meta(db: sqlite3.Connection, path: str) -> None:
-    """Refuse a database that is not a tqsim study, or a study of another schema version."""
+    """Refuse a database that is not a tqsim study, or a study of a schema version this tqsim cannot read."""
     if "meta" not in _tables(db):
         raise ValueError(f"{path} is an SQLite database but not a tqsim study (it has no meta table)")
     meta = dict(db.execute("SELECT name, value FROM meta"))
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is an SQLite database but not a tqsim study (format {meta.get('format')!r})")
-    if meta.get("schema_version") != str(SCHEMA_VERSION):
+    if meta.get("schema_version") not in (str(SCHEMA_VERSION), *_UPGRADES):
         raise ValueError(f"{path} is a tqsim study of schema version {meta.get('schema_version')} "
-                         f"(written by tqsim {meta.get('tqsim_version')}); this tqsim reads version "
-                         f"{SCHEMA_VERSION}")
+                         f"(written by tqsim {meta.get('tqsim_version')}); this tqsim reads versions "
+                         f"{', '.join([*_UPGRADES, str(SCHEMA_VERSION)])}")
+
+
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring a study of an older schema to this one, inside the caller's transaction."""
+    version = dict(db.execute("SELECT name, value FROM meta"))["schema_version"]
+    if version in _UPGRADES:
+        db.execute(_UPGRADES[version])
+        db.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def _check_settings(db: sqlite3.Connection, path: str, grid: StudyGrid) -> None:
