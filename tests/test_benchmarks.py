@@ -45,3 +45,20 @@ def test_bench_study_small_prints_runs_per_hour(tmp_path):
               "--modes", "sequential", "batched")
     assert re.search(r"^\| 8 \| sequential \| 6 \| [\d.]+ \| \d+ \| 1\.00 \| 0\.0e\+00 \|$", out, re.M), out
     assert re.search(r"^\| 8 \| batched \| 6 \| [\d.]+ \| \d+ \| \d+\.\d\d \| \d\.\de[-+]\d\d \|$", out, re.M), out
+
+
+def test_study_big_graphs_small_prints_the_bond_reached_and_ratios_below_the_gw_bound():
+    out = run(str(BENCHMARKS / "study_big_graphs.py"), "--nodes", "12", "--depths", "1", "2", "--max-bond", "2",
+              "--steps", "2")
+    rows = re.findall(r"^\| 12 \| node \| 12 \| [\w-]+ \| [12] \| 2 \| (\d+) \| [\d.e+-]+ \| \d+ \| ([\d.]+) \| ([\d.]+) \|$",
+                      out, re.M)
+    assert len(rows) == 4, out
+    assert all(int(bond) <= 2 and 0 < float(expected) <= 1 and 0 < float(readout) <= 1 for bond, expected, readout in rows)
+    assert re.search(r"^12 vertices: GW bound [\d.]+ .*one_exchange 0\.\d{4}$", out, re.M), out
+
+
+def test_study_precision_small_shows_the_flat_angle_still_in_complex128():
+    out = run(str(BENCHMARKS / "study_precision.py"), "--graphs", "1", "--seeds", "1", "--nodes", "8", "--steps", "5")
+    moved = dict(re.findall(r"^\| one-directional \| (complex\d+) \|.* \| ([\d.e+-]+) \|$", out, re.M))
+    # the cut cannot see that angle: in complex128 rounding moves it by nothing, in complex64 by tenths
+    assert float(moved["complex128"]) < 1e-6 and float(moved["complex64"]) > 1e-3, out
