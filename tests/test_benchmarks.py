@@ -62,3 +62,12 @@ def test_study_precision_small_shows_the_flat_angle_still_in_complex128():
     moved = dict(re.findall(r"^\| one-directional \| (complex\d+) \|.* \| ([\d.e+-]+) \|$", out, re.M))
     # the cut cannot see that angle: in complex128 rounding moves it by nothing, in complex64 by tenths
     assert float(moved["complex128"]) < 1e-6 and float(moved["complex64"]) > 1e-3, out
+
+
+def test_study_batch_agreement_small_prints_both_comparisons_per_family():
+    out = run(str(BENCHMARKS / "study_batch_agreement.py"), "--nodes", "8", "--seeds", "2", "--steps", "6")
+    rows = re.findall(r"^\| ([\w-]+) \| (batched|alone on 1 thread) \| ([\d.e+-]+) / [\d.e+-]+ \| [\d.e+-]+ / "
+                      r"[\d.e+-]+ \| [\d.e+-]+ / [\d.e+-]+ \|$", out, re.M)
+    assert len(rows) == 6, out
+    # in complex128 a batch of six steps stays within 1e-10 of the runs alone, whatever the family
+    assert all(float(cut) < 1e-10 for _, how, cut in rows if how == "batched"), out
