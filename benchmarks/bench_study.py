@@ -20,21 +20,29 @@ Batches and the Ray tasks' single thread change the last bits of each step
 kernel does (docs/study.md measures it); with equal settings the modes agree
 bit for bit (tests/test_study_ray.py).
 
+Before the studies, a first table times one training step of SEEDS seeds of
+each family, batched and one seed at a time, at every size in --step-nodes
+(alternating rounds, medians): the batched mode's gain without brute force,
+references or database in the way.
+
     python benchmarks/bench_study.py                                   # 20 x 5 x 3 at 16 and 20 nodes (hours)
     python benchmarks/bench_study.py --graphs 2 --seeds 2 --steps 40   # minutes
     python benchmarks/bench_study.py --busy 2                          # beside two busy processes
+    python benchmarks/bench_study.py --nodes --step-nodes 12 16 20 --seeds 8   # the step table alone
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 
 import torch
 
 from tqsim.benchtools import busy_processes
+from tqsim.maxcut import MaxCutProblem, make_ansatz, train
 from tqsim.maxcut.study import StudyGrid, run_study
 
 FAMILIES = ("one-directional", "two-directional", "qaoa")
@@ -57,9 +65,39 @@ def timed_study(grid: StudyGrid, db: str, mode: str) -> tuple[float, dict[str, f
         torch.set_num_threads(threads)
 
 
+def step_seconds(family: str, problem: MaxCutProblem, seeds: list[int], batched: bool, steps: int = 6) -> float:
+    """Median seconds of a training step of every seed in ``seeds`` (batched: one step of the batch)."""
+    if batched:
+        histories = [train(make_ansatz(family, problem, seed=seeds), steps=steps, device="cpu", progress=False,
+                           optimum=None)[0].history]
+        return statistics.median(h["seconds"] for h in histories[0][1:]) * len(seeds)  # a seed's share x seeds
+    return sum(statistics.median(h["seconds"] for h in train(make_ansatz(family, problem, seed=s), steps=steps,
+                                                              device="cpu", progress=False, optimum=None).history[1:])
+               for s in seeds)
+
+
+def step_table(sizes: list[int], seeds: int, rounds: int) -> None:
+    print(f"one training step of {seeds} seeds, batched and one seed at a time, ms (median of {rounds} "
+          f"alternating rounds)")
+    print("| nodes | family | one at a time | batched | speed-up |")
+    print("|---|---|---|---|---|")
+    for n in sizes:
+        problem = MaxCutProblem.random_regular(n, 3, seed=0)
+        for family in FAMILIES:
+            times: dict[bool, list[float]] = {False: [], True: []}
+            for _ in range(rounds):
+                for batched in (False, True):
+                    times[batched].append(step_seconds(family, problem, list(range(seeds)), batched))
+            alone, together = (1e3 * statistics.median(times[b]) for b in (False, True))
+            print(f"| {n} | {family} | {alone:.1f} | {together:.1f} | {alone / together:.2f} |", flush=True)
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, nargs="+", default=[16, 20])
+    parser.add_argument("--nodes", type=int, nargs="*", default=[16, 20])
+    parser.add_argument("--step-nodes", type=int, nargs="*", default=[12, 16, 20])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the step table")
     parser.add_argument("--graphs", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=80)
@@ -71,8 +109,11 @@ def main() -> None:
         print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), {os.cpu_count()} CPUs, "
               f"{args.busy} busy processes beside; {args.graphs} graphs x {args.seeds} seeds x "
               f"{len(FAMILIES)} families ({', '.join(FAMILIES)}), {args.steps} steps")
-        print("| nodes | mode | runs | seconds | runs per hour | speed-up vs sequential | max ratio difference |")
-        print("|---|---|---|---|---|---|---|")
+        if args.step_nodes:
+            step_table(args.step_nodes, args.seeds, args.rounds)
+        if args.nodes:
+            print("| nodes | mode | runs | seconds | runs per hour | speed-up vs sequential | max ratio difference |")
+            print("|---|---|---|---|---|---|---|")
         with tempfile.TemporaryDirectory() as folder:
             for n in args.nodes:
                 grid = StudyGrid(graphs=args.graphs, nodes=n, seeds=tuple(range(args.seeds)), families=FAMILIES,

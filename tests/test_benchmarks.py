@@ -42,7 +42,9 @@ def test_study_qaoa_quality_small_checks_the_convention_and_prints_three_depths(
 
 def test_bench_study_small_prints_runs_per_hour(tmp_path):
     out = run(str(BENCHMARKS / "bench_study.py"), "--graphs", "1", "--seeds", "2", "--nodes", "8", "--steps", "3",
-              "--modes", "sequential", "batched")
+              "--modes", "sequential", "batched", "--step-nodes", "6", "--rounds", "1")
+    steps = re.findall(r"^\| 6 \| ([\w-]+) \| [\d.]+ \| [\d.]+ \| \d+\.\d\d \|$", out, re.M)
+    assert steps == ["one-directional", "two-directional", "qaoa"], out
     assert re.search(r"^\| 8 \| sequential \| 6 \| [\d.]+ \| \d+ \| 1\.00 \| 0\.0e\+00 \|$", out, re.M), out
     assert re.search(r"^\| 8 \| batched \| 6 \| [\d.]+ \| \d+ \| \d+\.\d\d \| \d\.\de[-+]\d\d \|$", out, re.M), out
 
