@@ -148,6 +148,12 @@ def test_jobs_group_the_seeds_of_a_group_up_to_the_batch_size():
     assert [spec for job in jobs for spec in job.specs] == grid.runs()
 
 
+def test_the_cpu_batches_only_small_states_and_cuda_batches_larger_ones():
+    grid = StudyGrid(graphs=1, nodes=18, seeds=(0, 1), families=("qaoa",), steps=2)
+    assert [len(job.specs) for job in runner._jobs(grid.runs(), "exact", batch_seeds=2, cpu=True)] == [1, 1]
+    assert [len(job.specs) for job in runner._jobs(grid.runs(), "exact", batch_seeds=2, cpu=False)] == [2]
+
+
 def test_a_batch_holds_no_more_amplitudes_than_the_limit(monkeypatch):
     monkeypatch.setattr(runner, "BATCH_STATE_BYTES", 3 * 8 * 2**8)  # three 8-qubit complex64 states
     grid = StudyGrid(graphs=1, nodes=8, seeds=tuple(range(7)), families=("qaoa",), steps=2)

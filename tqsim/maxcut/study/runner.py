@@ -16,7 +16,8 @@ that writes the database, one run at a time as results come back.
 
 With ``batch_seeds`` > 1, runs that differ only in seed train together as one
 batched dense state (``make_ansatz(seed=[...])``), up to ``batch_seeds`` seeds
-and :data:`BATCH_STATE_BYTES` of amplitudes at a time. A batched run equals the
+and :data:`BATCH_STATE_BYTES` of amplitudes at a time (on the CPU, only up to
+:data:`CPU_BATCH_QUBITS` qubits, where batching still pays). A batched run equals the
 run trained alone to dtype precision step by step, but over a whole training
 the two part as far as two sequential runs with different thread counts do
 (docs/study.md measures it), so a run's batch size is stored with it.
@@ -36,7 +37,7 @@ from .executors import TASKS_PER_GPU, Job, LocalExecutor, RayExecutor
 from .grid import RunSpec, StudyGrid
 from .store import StudyStore
 
-__all__ = ["BATCH_STATE_BYTES", "BRUTE_FORCE_NODES", "EXECUTORS", "OPTIMUM_CHOICES", "reference", "run_study"]
+__all__ = ["BATCH_STATE_BYTES", "BRUTE_FORCE_NODES", "CPU_BATCH_QUBITS", "EXECUTORS", "OPTIMUM_CHOICES", "reference", "run_study"]
 
 #: largest graph whose optimum is found by brute force (2**26 cuts, a few seconds)
 BRUTE_FORCE_NODES = 26
@@ -48,6 +49,10 @@ EXECUTORS = ("local", "ray")
 #: the most amplitude memory one batched state may take (complex64): 32 seeds of 20 qubits, 2 of 24. Training
 #: keeps a copy of the state per fused block for the backward pass, so a batch's peak is tens of these
 BATCH_STATE_BYTES = 2**28
+#: the largest runs the CPU batches: a batch saves per-gate host work, which stops mattering as states grow;
+#: on a 2-core CPU a step of 8 seeds ran 4.2-4.9x faster batched at 12 qubits, 1.4-1.7x at 16, and 0.4-0.8x
+#: (slower) at 18-20 for the ladder families (bench_study.py's step table)
+CPU_BATCH_QUBITS = 16
 
 
 def reference(problem: MaxCutProblem, optimum: str = "auto", seed: int = 0) -> tuple[float, str]:
@@ -140,7 +145,8 @@ def run_study(
             print(f"tqsim study: runs as {trainer}", file=sys.stderr)
         try:
             count = 0
-            for job, results, wall_seconds in trainer.run(_jobs(todo, optimum, batch_seeds)):
+            jobs = _jobs(todo, optimum, batch_seeds, cpu=str(trainer.device).startswith("cpu"))
+            for job, results, wall_seconds in trainer.run(jobs):
                 if any(result.interrupted for result in results):  # a partial run is not a result: stop
                     raise KeyboardInterrupt
                 batch = len(job.specs)
@@ -163,7 +169,7 @@ def _report_run(count: int, total: int, spec: RunSpec, result: TrainResult, kind
           f"{result.ms_per_step:.1f} ms/step{f' (a batch of {batch})' if batch > 1 else ''}", file=sys.stderr)
 
 
-def _jobs(todo: list[RunSpec], optimum: str, batch_seeds: int = 1) -> Iterator[Job]:
+def _jobs(todo: list[RunSpec], optimum: str, batch_seeds: int = 1, cpu: bool = True) -> Iterator[Job]:
     """The runs in jobs (seeds of one group together, up to ``batch_seeds``, where they can batch), each with
     its graph and reference, both made at the graph's first run and shared by the rest.
 
@@ -174,7 +180,8 @@ def _jobs(todo: list[RunSpec], optimum: str, batch_seeds: int = 1) -> Iterator[J
     name = problem = value = kind = None
     batch: list[RunSpec] = []
     for spec in todo:
-        if batch and (spec.group != batch[0].group or len(batch) == _batch_limit(batch[0], problem, batch_seeds)):
+        if batch and (spec.group != batch[0].group
+                      or len(batch) == _batch_limit(batch[0], problem, batch_seeds, cpu)):
             yield Job(tuple(batch), problem, value, kind)
             batch = []
         if spec.graph != name:
@@ -185,11 +192,14 @@ def _jobs(todo: list[RunSpec], optimum: str, batch_seeds: int = 1) -> Iterator[J
         yield Job(tuple(batch), problem, value, kind)
 
 
-def _batch_limit(spec: RunSpec, problem: MaxCutProblem, batch_seeds: int) -> int:
-    """How many seeds of ``spec``'s group may train as one state: 1 off the dense backend, else up to
-    ``batch_seeds`` within :data:`BATCH_STATE_BYTES` of complex64 amplitudes."""
+def _batch_limit(spec: RunSpec, problem: MaxCutProblem, batch_seeds: int, cpu: bool) -> int:
+    """How many seeds of ``spec``'s group may train as one state: 1 off the dense backend and, on the CPU,
+    past :data:`CPU_BATCH_QUBITS`; else up to ``batch_seeds`` within :data:`BATCH_STATE_BYTES` of complex64
+    amplitudes."""
     qubits = qubits_needed(problem, spec.encoding)
     if batch_seeds == 1 or choose_backend(spec.family, qubits, spec.backend) != "dense":
+        return 1
+    if cpu and qubits > CPU_BATCH_QUBITS:
         return 1
     return max(1, min(batch_seeds, BATCH_STATE_BYTES // (8 << qubits)))
 
