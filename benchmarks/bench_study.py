@@ -68,9 +68,9 @@ def timed_study(grid: StudyGrid, db: str, mode: str) -> tuple[float, dict[str, f
 def step_seconds(family: str, problem: MaxCutProblem, seeds: list[int], batched: bool, steps: int = 6) -> float:
     """Median seconds of a training step of every seed in ``seeds`` (batched: one step of the batch)."""
     if batched:
-        histories = [train(make_ansatz(family, problem, seed=seeds), steps=steps, device="cpu", progress=False,
-                           optimum=None)[0].history]
-        return statistics.median(h["seconds"] for h in histories[0][1:]) * len(seeds)  # a seed's share x seeds
+        history = train(make_ansatz(family, problem, seed=seeds), steps=steps, device="cpu", progress=False,
+                        optimum=None)[0].history
+        return statistics.median(h["seconds"] for h in history[1:]) * len(seeds)  # a seed's share x seeds
     return sum(statistics.median(h["seconds"] for h in train(make_ansatz(family, problem, seed=s), steps=steps,
                                                               device="cpu", progress=False, optimum=None).history[1:])
                for s in seeds)

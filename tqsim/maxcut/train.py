@@ -245,6 +245,7 @@ def train(
     run_step = GraphedStep(compute, opt) if graphed else eager_step
     bar = Progress(model.family if seeds is None else f"{model.family} x{batch}", progress)
     params = list(model.parameters())
+    entries = torch.arange(batch, device=dev)  # picks each seed's best candidate
     consistent = True  # the model and optimizer hold exactly the steps in the history
     with _StopRequest() as stop:
         try:
@@ -261,7 +262,6 @@ def train(
                     cut_values = cut_values.reshape(batch, -1)
                     candidates = candidates.reshape(batch, cut_values.shape[1], -1)
                     best = cut_values.argmax(-1)
-                    entries = torch.arange(batch, device=dev)
                     # the updated angles as the circuit will read them (in its real dtype), per seed
                     angles_finite = torch.stack([torch.isfinite(p.to(model.real_dtype)).reshape(batch, -1).all(-1)
                                                  for p in params]).all(0)
