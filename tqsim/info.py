@@ -1,4 +1,8 @@
-"""Quantum-information quantities computed from each state kind's own tensors.
+"""Quantum-information quantities of any state kind, through the state protocol.
+
+Every function here takes any state that implements
+:class:`tqsim.states.base.QuantumState` and asks it only for what the
+protocol offers; each kind computes those from its own tensors:
 
 - A ket's reduced state ``rho_A = C C^dagger`` (``C``: kept qubits as rows) is
   built chunk by chunk from a grouped view, so it costs ``O(2**n * 2**k)``, never
@@ -14,6 +18,8 @@
 Every function accepts every kind and gives the same value (to dtype
 precision) for the same state. Entropies of pure states use the smaller side
 of the cut; an MPS cut that splits the chain in two uses its Schmidt values.
+Two states of different kinds meet by the one rule of
+:func:`tqsim.states.base.common_form`.
 
 Distances never subtract nearly equal numbers: the trace distance of pure
 states is the norm of an orthogonal part, the fidelity of density matrices
@@ -30,13 +36,17 @@ from typing import Sequence
 import torch
 
 from . import _checks
-from .states import MPS, DensityMatrix, StateVector
-from .states.blocks import BlockProductState, device_index
-from .states.product import ProductState
-from .tensor.contract import contract
-from .tensor.flat import ket_reduced, permute_qubits, trace_out
+from .states import MPS, BlockProductState, DensityMatrix, ProductState, StateVector
+from .states.base import (
+    MAX_DENSE_KEEP,
+    QuantumState,
+    check_alpha_base,
+    check_reduced_size,
+    common_form,
+    entropy_of_spectrum,
+)
+from .tensor.flat import permute_qubits
 from .tensor.matfunc import hermitian_eigh, hermitian_eigvalsh, logm_support, sqrtm_psd, unresolved_eigenvalues
-from .tensor.tt import tt_inner, tt_orthogonalize, tt_sum
 
 __all__ = [
     "partial_trace", "qubit_states", "entropy", "entropy_of_spectrum", "mutual_information", "purity",
@@ -45,13 +55,13 @@ __all__ = [
     "schmidt_values",
 ]
 
+#: the built-in kinds; every function here takes any :class:`~tqsim.states.base.QuantumState`
 STATE_KINDS = (StateVector, DensityMatrix, MPS, ProductState, BlockProductState)
-PURE_KINDS = (StateVector, MPS, ProductState, BlockProductState)
-_MAX_DENSE_KEEP = 14  # reduced density matrices of at most 2**14 x 2**14
+PURE_KINDS = tuple(kind for kind in STATE_KINDS if kind.is_pure)
 
 
 def _check_state(state) -> None:
-    if not isinstance(state, STATE_KINDS):
+    if not isinstance(state, QuantumState):
         raise TypeError(
             f"expected a StateVector, DensityMatrix, MPS, ProductState or BlockProductState, "
             f"got {type(state).__name__}"
@@ -66,49 +76,7 @@ def _subsystem(qubits, num_qubits: int, name: str) -> tuple[int, ...]:
     return qubits
 
 
-def _complement(qubits: Sequence[int], n: int) -> tuple[int, ...]:
-    return tuple(q for q in range(n) if q not in qubits)
-
-
 # ----------------------------------------------------------------- partial trace
-
-
-def _product_reduced(state: ProductState, keep: Sequence[int]) -> torch.Tensor:
-    rho = torch.ones(1, 1, dtype=state.dtype, device=state.device)
-    for q in keep:
-        v = state.vectors[q]
-        rho = torch.kron(rho, torch.outer(v, v.conj()))
-    return rho
-
-
-def _blocks_with(state: BlockProductState, qubits: Sequence[int]) -> list:
-    """``(kept qubits, block StateVector, their local positions)`` for every block holding any of ``qubits``."""
-    found = []
-    for block, sv in state.blocks():
-        local = [j for j, q in enumerate(block) if q in qubits]
-        if local:
-            found.append((tuple(block[j] for j in local), sv, local))
-    return found
-
-
-def _blocks_reduced(state: BlockProductState, keep: Sequence[int]) -> tuple[torch.Tensor, list[int]]:
-    """The Kronecker product of the blocks' reduced states, and the qubit order it is in."""
-    rho, joined = None, []
-    for kept, sv, local in _blocks_with(state, keep):
-        part = ket_reduced(sv.amplitudes(), local)
-        rho = part if rho is None else torch.kron(rho, part)
-        joined += kept
-    return rho, joined
-
-
-def _reorder(rho: torch.Tensor, keep: Sequence[int], current: Sequence[int]) -> torch.Tensor:
-    """A reduced matrix over ``current`` qubits reordered to the order of ``keep``."""
-    k = len(keep)
-    order = [list(current).index(q) for q in keep]
-    if order == list(range(k)):
-        return rho
-    flat = permute_qubits(rho.reshape(*rho.shape[:-2], -1), order + [k + o for o in order])
-    return flat.reshape(rho.shape)
 
 
 def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
@@ -120,23 +88,8 @@ def partial_trace(state, keep: Sequence[int]) -> DensityMatrix:
     _check_state(state)
     n = state.num_qubits
     keep = _subsystem(keep, n, "keep")
-    if len(keep) > _MAX_DENSE_KEEP:
-        raise ValueError(
-            f"a reduced state of {len(keep)} qubits is a 2**{len(keep)} x 2**{len(keep)} matrix; "
-            f"keep at most {_MAX_DENSE_KEEP} qubits"
-        )
-    targets = sorted(keep)  # the order each kind's reduced state comes in
-    if isinstance(state, StateVector):
-        rho = ket_reduced(state.amplitudes(), targets)
-    elif isinstance(state, DensityMatrix):
-        rho = trace_out(state.matrix(), targets)
-    elif isinstance(state, MPS):
-        rho = state.reduced_matrix(targets)
-    elif isinstance(state, BlockProductState):
-        rho, targets = _blocks_reduced(state, keep)
-    else:
-        rho = _product_reduced(state, targets)
-    return DensityMatrix(_reorder(rho, keep, targets), len(keep))
+    check_reduced_size(len(keep))
+    return DensityMatrix(state.reduced_matrix(keep), len(keep))
 
 
 def qubit_states(state) -> torch.Tensor:
@@ -149,123 +102,10 @@ def qubit_states(state) -> torch.Tensor:
     Multi-basis encodings read their spins from here.
     """
     _check_state(state)
-    n = state.num_qubits
-    if isinstance(state, StateVector):
-        # per qubit, the diagonal from one reduction of the probabilities and
-        # the coherence from one product of the two halves: elementwise passes
-        # over the state (a contraction "asb,atb->st" is a matrix product with
-        # a 2 x 2 result and 2**(n-1) summands, which GPUs run on a few SMs)
-        amps = state.amplitudes()
-        batch = amps.shape[:-1]
-        probs = torch.view_as_real(amps).square().sum(-1)
-        rhos = []
-        for q in range(n):
-            shape = (*batch, 1 << q, 2, 1 << (n - q - 1))
-            p0, p1 = probs.reshape(shape).sum((-3, -1)).unbind(-1)
-            x = amps.reshape(shape)
-            c = (x[..., 0, :] * x[..., 1, :].conj()).sum((-2, -1))
-            rhos.append(torch.stack([p0.to(c.dtype), c, c.conj(), p1.to(c.dtype)], -1).reshape(*batch, 2, 2))
-        return torch.stack(rhos, dim=-3)
-    if isinstance(state, DensityMatrix):
-        return torch.stack([partial_trace(state, [q]).matrix() for q in range(n)], dim=-3)
-    if isinstance(state, ProductState):
-        v = state.vectors
-        return v.unsqueeze(-1) * v.conj().unsqueeze(-2)
-    if isinstance(state, BlockProductState):
-        rhos, order = [], []
-        for stack in state.stacks:
-            m, k = len(stack.qubits), len(stack.qubits[0])
-            rhos.append(qubit_states(StateVector(stack.amplitudes, k)).reshape(m * k, 2, 2))
-            order += [q for qubits in stack.qubits for q in qubits]
-        rho = torch.cat(rhos)
-        if order == list(range(n)):
-            return rho
-        return rho.index_select(0, device_index(tuple(sorted(range(n), key=order.__getitem__)), rho.device))
-    # mixed canonical form: every core left of the centre is left-orthogonal,
-    # every core right of it right-orthogonal, so a site's reduced state needs
-    # only the environment between it and the centre, grown one core at a time
-    # (contractions, where moving the centre would cost a QR per site)
-    cores, c = state.cores, state.center
-    rhos: list = [None] * n
-    env = None  # right environment (bond x bond) of the site being reduced
-    for q in range(c, -1, -1):
-        a = cores[q]
-        rhos[q] = contract("asb,atb->st", a, a.conj()) if env is None else contract("asb,bd,atd->st", a, env, a.conj())
-        env = contract("asb,csb->ac", a, a.conj()) if env is None else contract("asb,bd,csd->ac", a, env, a.conj())
-    env = None  # left environment, from the centre rightwards
-    for q in range(c + 1, n):
-        left = cores[q - 1]
-        env = contract("asb,asd->bd", left, left.conj()) if env is None else contract("ac,asb,csd->bd", env, left, left.conj())
-        rhos[q] = contract("ac,asb,ctb->st", env, cores[q], cores[q].conj())
-    return torch.stack(rhos)
+    return state.qubit_states()
 
 
 # -------------------------------------------------------------------- entropies
-
-
-def _check_alpha_base(alpha, base) -> None:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
-        raise ValueError(f"alpha must be a number > 0 (or inf), got {alpha!r}")
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 0 or base == 1:
-        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
-
-
-def entropy_of_spectrum(lam: torch.Tensor, alpha: float = 1, base: float = math.e) -> torch.Tensor:
-    """Von Neumann / Renyi entropy of a probability vector (eigenvalues or Schmidt weights).
-
-    Only values ``<= 0`` are dropped here: any fixed positive cutoff would
-    change some answer (255 eigenvalues of ``1e-5`` carry a tenth of a nat).
-    Eigenvalues of reduced states that an eigensolver cannot resolve from zero
-    are zeroed before they get here. The gradient stays finite: ``-log(lam) - 1`` is finite
-    for every positive float, and dropped values get none.
-    """
-    _check_alpha_base(alpha, base)
-    positive = lam > 0
-    safe = torch.where(positive, lam, torch.ones_like(lam))
-    if alpha == 1:
-        value = -torch.where(positive, safe * torch.log(safe), torch.zeros_like(lam)).sum(-1)
-    elif math.isinf(alpha):
-        value = -torch.log(lam.max(-1).values)
-    else:
-        value = torch.log(torch.where(positive, safe**alpha, torch.zeros_like(lam)).sum(-1)) / (1 - alpha)
-    return value / math.log(base)
-
-
-def _mps_cut(state: MPS, subsystem: Sequence[int]) -> int | None:
-    """The bond that separates ``subsystem`` from the rest, if it is a prefix or suffix."""
-    s = sorted(subsystem)
-    n = state.num_qubits
-    if s == list(range(len(s))) and len(s) < n:
-        return len(s)
-    if s == list(range(n - len(s), n)) and len(s) < n:
-        return n - len(s)
-    return None
-
-
-def _spectrum(state, subsystem: Sequence[int]) -> torch.Tensor:
-    """Eigenvalues of the reduced state of ``subsystem``."""
-    _check_state(state)
-    n = state.num_qubits
-    subsystem = _subsystem(subsystem, n, "subsystem")
-    if isinstance(state, MPS):
-        cut = _mps_cut(state, subsystem)
-        if cut is not None:
-            return state.schmidt_values(cut) ** 2
-    if isinstance(state, PURE_KINDS) and 2 * len(subsystem) > n:
-        subsystem = _complement(subsystem, n) or subsystem  # same spectrum, smaller matrix
-    if len(subsystem) == n and isinstance(state, PURE_KINDS):  # one eigenvalue 1 per batch entry
-        return torch.ones(*state.batch_shape, 1, dtype=_checks.real_dtype(state.dtype), device=state.device)
-    lam = hermitian_eigvalsh(partial_trace(state, subsystem).matrix())
-    # eigenvalues the solver cannot tell from zero are zero: a pure 10-qubit state's
-    # 1023 noise eigenvalues of ~1e-8 (complex64) put its entropy at 3e-5, not 0
-    return torch.where(unresolved_eigenvalues(lam), torch.zeros_like(lam), lam)
-
-
-def _per_qubit_spectra(state: ProductState, subsystem: Sequence[int]) -> torch.Tensor:
-    """Eigenvalues of each kept qubit's (pure) state, shape (k, 2)."""
-    v = state.vectors[list(subsystem)]
-    rho = v.unsqueeze(-1) * v.conj().unsqueeze(-2)
-    return hermitian_eigvalsh(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1)[:, None, None])
 
 
 def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
@@ -274,14 +114,9 @@ def entropy(state, subsystem: Sequence[int], alpha: float = 1, base: float = mat
     ``alpha=float('inf')`` gives the min-entropy. Natural log unless ``base``
     is given (2 for bits), as QuTiP's ``entropy_vn``. Differentiable.
     """
-    _check_alpha_base(alpha, base)
-    if isinstance(state, ProductState):
-        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
-        return entropy_of_spectrum(_per_qubit_spectra(state, subsystem), alpha, base).sum(-1)
-    if isinstance(state, BlockProductState):  # additive over the blocks
-        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
-        return sum(entropy(sv, local, alpha, base) for _, sv, local in _blocks_with(state, subsystem))
-    return entropy_of_spectrum(_spectrum(state, subsystem), alpha, base)
+    check_alpha_base(alpha, base)
+    _check_state(state)
+    return state.entropy(_subsystem(subsystem, state.num_qubits, "subsystem"), alpha, base)
 
 
 def _disjoint(a, b, n) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -303,13 +138,7 @@ def mutual_information(state, a: Sequence[int], b: Sequence[int], base: float = 
 def purity(state, subsystem: Sequence[int]) -> torch.Tensor:
     """Tr(rho_A**2) of the reduced state of ``subsystem``."""
     _check_state(state)
-    if isinstance(state, ProductState):
-        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
-        return (_per_qubit_spectra(state, subsystem) ** 2).sum(-1).prod(-1)
-    if isinstance(state, BlockProductState):  # multiplicative over the blocks
-        subsystem = _subsystem(subsystem, state.num_qubits, "subsystem")
-        return torch.stack([purity(sv, local) for _, sv, local in _blocks_with(state, subsystem)]).prod()
-    return (_spectrum(state, subsystem) ** 2).sum(-1)
+    return state.purity(_subsystem(subsystem, state.num_qubits, "subsystem"))
 
 
 def linear_entropy(state, subsystem: Sequence[int]) -> torch.Tensor:
@@ -460,28 +289,20 @@ def _same_register(a, b) -> None:
         )
 
 
-def _overlap(a, b) -> torch.Tensor:
-    """<a|b> of two pure states of any kinds, in the cheapest common form."""
-    if isinstance(a, ProductState) and isinstance(b, ProductState):
-        return (a.vectors.conj() * b.vectors).sum(-1).prod()
-    if isinstance(a, (BlockProductState, ProductState)) and isinstance(b, (BlockProductState, ProductState)):
-        a, b = (s if isinstance(s, BlockProductState) else BlockProductState.from_product(s) for s in (a, b))
-        return a.inner(b)
-    if isinstance(a, (StateVector, BlockProductState)) or isinstance(b, (StateVector, BlockProductState)):
-        return a.to_statevector().inner(b.to_statevector())
-    as_mps = [s.to_mps() if isinstance(s, ProductState) else s for s in (a, b)]
-    return tt_inner(as_mps[0].cores, as_mps[1].cores)
+def _whole(state) -> torch.Tensor:
+    """The whole state's density matrix (``*batch, 2**n, 2**n``)."""
+    return state.reduced_matrix(tuple(range(state.num_qubits)))
 
 
 def _density(state, what: str) -> torch.Tensor:
-    """The whole state's density matrix (``*batch, 2**n, 2**n``), for the functions that need one."""
+    """The whole state's density matrix, for the functions that need one, at most 14 qubits."""
     n = state.num_qubits
-    if n > _MAX_DENSE_KEEP:
+    if n > MAX_DENSE_KEEP:
         raise ValueError(
             f"{what} needs the 2**{n} x 2**{n} density matrix of a {n}-qubit state; "
-            f"it takes states of at most {_MAX_DENSE_KEEP} qubits"
+            f"it takes states of at most {MAX_DENSE_KEEP} qubits"
         )
-    return state.matrix() if isinstance(state, DensityMatrix) else partial_trace(state, range(n)).matrix()
+    return _whole(state)
 
 
 def fidelity(a, b) -> torch.Tensor:
@@ -492,7 +313,9 @@ def fidelity(a, b) -> torch.Tensor:
     ``||sqrt(rho) sqrt(sigma)||_1**2``, singular values of a product, which
     keep their digits on low-rank states (the eigenvalues of
     ``sqrt(rho) sigma sqrt(rho)`` lose half of them: ``F(rho, rho)`` of a pure
-    7-qubit density matrix came out ``1 + 4e-7``).
+    7-qubit density matrix came out ``1 + 4e-7``). Two pure states of
+    different kinds are first brought to one kind, by the rule of
+    ``tqsim.states.base.common_form``.
 
     Parameters
     ----------
@@ -506,63 +329,14 @@ def fidelity(a, b) -> torch.Tensor:
         gradients on pure and rank-deficient density matrices.
     """
     _same_register(a, b)
-    if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
-        return _overlap(a, b).abs().square()
-    if isinstance(a, PURE_KINDS) or isinstance(b, PURE_KINDS):
-        pure, mixed = (a, b) if isinstance(a, PURE_KINDS) else (b, a)
+    if a.is_pure and b.is_pure:
+        a, b = common_form(a, b)
+        return a.inner(b).abs().square()
+    if a.is_pure or b.is_pure:
+        pure, mixed = (a, b) if a.is_pure else (b, a)
         psi = pure.to_statevector().amplitudes()
-        return torch.einsum("...i,...ij,...j->...", psi.conj(), mixed.matrix(), psi).real
-    return torch.linalg.svdvals(sqrtm_psd(a.matrix()) @ sqrtm_psd(b.matrix())).sum(-1).square()
-
-
-def _orthogonal_part(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(<a|b>, ||b - a <a|b>||)`` of unit kets along the last axis (batches broadcast)."""
-    c = (a.conj() * b).sum(-1)
-    return c, torch.linalg.vector_norm(b - a * c.unsqueeze(-1), dim=-1)
-
-
-def _joint_distance(c: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """``sqrt(1 - prod_g |c_g|**2)`` of a product over groups from each group's overlap ``c_g`` and
-    distance ``t_g``: ``sum_g t_g**2 prod_{h<g} |c_h|**2`` telescopes to it and adds only
-    non-negative terms, so nothing cancels."""
-    before = torch.cumprod(torch.cat([torch.ones_like(t[:1]), c.abs()[:-1]]), 0)
-    return torch.linalg.vector_norm(t * before)
-
-
-def _mps_distance(a: MPS, b: MPS) -> torch.Tensor:
-    """``sqrt(1 - |<a|b>|**2)`` of unit MPS as the norm of the train ``b - <a|b> a``.
-
-    The norm is read off the first core after orthogonal sweeps, which are
-    backward stable: about ``n eps`` absolute, however small the result. The
-    gradient is that of ``sqrt(1 - |<a|b>|**2)`` (QR factors of the
-    rank-deficient sum train have no reliable one), zero where it vanishes.
-    """
-    c = tt_inner(a.cores, b.cores)
-    with torch.no_grad():
-        difference = tt_sum([-c * a.cores[0], *a.cores[1:]], b.cores)
-        t = torch.linalg.vector_norm(tt_orthogonalize(difference, 0)[0])
-    lost = -c.abs().square()
-    safe = torch.where(t > 0, 2 * t, torch.ones_like(t))
-    return t + torch.where(t > 0, (lost - lost.detach()) / safe, torch.zeros_like(t))
-
-
-def _pure_distance(a, b) -> torch.Tensor:
-    """``sqrt(1 - |<a|b>|**2)`` of two unit pure states, accurate to a few eps absolute.
-
-    Never through ``1 - F``, which cancels to rounding below ``sqrt(eps)``
-    (1.5e-8 in complex128: states 1e-9 apart came out 0). Dense kets: the norm
-    of ``b - a <a|b>``; product and block states: that per group, joined by
-    :func:`_joint_distance`; MPS (and products against them): a train.
-    """
-    if isinstance(a, ProductState) and isinstance(b, ProductState):
-        return _joint_distance(*_orthogonal_part(a.vectors, b.vectors))
-    if all(isinstance(s, (BlockProductState, ProductState)) for s in (a, b)):
-        a, b = (s if isinstance(s, BlockProductState) else BlockProductState.from_product(s) for s in (a, b))
-        c, t = zip(*(_orthogonal_part(x, y) for x, y in a.joint_kets(b)))
-        return _joint_distance(torch.stack(c), torch.stack(t))
-    if isinstance(a, (StateVector, BlockProductState)) or isinstance(b, (StateVector, BlockProductState)):
-        return _orthogonal_part(a.to_statevector().amplitudes(), b.to_statevector().amplitudes())[1]
-    return _mps_distance(*(s.to_mps() if isinstance(s, ProductState) else s for s in (a, b)))
+        return torch.einsum("...i,...ij,...j->...", psi.conj(), _whole(mixed), psi).real
+    return torch.linalg.svdvals(sqrtm_psd(_whole(a)) @ sqrtm_psd(_whole(b))).sum(-1).square()
 
 
 def trace_distance(a, b) -> torch.Tensor:
@@ -584,8 +358,9 @@ def trace_distance(a, b) -> torch.Tensor:
         Real, in ``[0, 1]``, shape the batch shape. Differentiable.
     """
     _same_register(a, b)
-    if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
-        return _pure_distance(a, b)
+    if a.is_pure and b.is_pure:
+        a, b = common_form(a, b)
+        return a.distance(b)
     difference = _density(a, "trace_distance") - _density(b, "trace_distance")
     return hermitian_eigvalsh(difference).abs().sum(-1) / 2
 
@@ -609,8 +384,9 @@ def bures_distance(a, b) -> torch.Tensor:
         Real, in ``[0, sqrt(2)]``, shape the batch shape. Differentiable.
     """
     _same_register(a, b)
-    if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
-        return math.sqrt(2) * _pure_distance(a, b) / (1 + _overlap(a, b).abs()).sqrt()
+    if a.is_pure and b.is_pure:
+        a, b = common_form(a, b)
+        return math.sqrt(2) * a.distance(b) / (1 + a.inner(b).abs()).sqrt()
     x, y = (sqrtm_psd(_density(s, "bures_distance")) for s in (a, b))
     with torch.no_grad():
         w, _, vh = torch.linalg.svd(y.mH @ x)
@@ -634,8 +410,9 @@ def hellinger_distance(a, b) -> torch.Tensor:
         Real, in ``[0, sqrt(2)]``, shape the batch shape. Differentiable.
     """
     _same_register(a, b)
-    if isinstance(a, PURE_KINDS) and isinstance(b, PURE_KINDS):
-        return math.sqrt(2) * _pure_distance(a, b)
+    if a.is_pure and b.is_pure:
+        a, b = common_form(a, b)
+        return math.sqrt(2) * a.distance(b)
     x, y = (sqrtm_psd(_density(s, "hellinger_distance")) for s in (a, b))
     return torch.linalg.vector_norm(x - y, dim=(-2, -1))
 
@@ -663,7 +440,7 @@ def relative_entropy(rho, sigma, base: float = math.e) -> torch.Tensor:
         the Daleckii-Krein formula, finite on repeated eigenvalues).
     """
     _same_register(rho, sigma)
-    _check_alpha_base(1, base)
+    check_alpha_base(1, base)
     r, s = _density(rho, "relative_entropy"), _density(sigma, "relative_entropy")
     with torch.no_grad():
         q, v = hermitian_eigh(s)
@@ -685,19 +462,7 @@ def schmidt_values(state, cut: int) -> torch.Tensor:
     n = state.num_qubits
     if isinstance(cut, bool) or not isinstance(cut, int) or not 1 <= cut < n:
         raise ValueError(f"cut must be an int in 1..{n - 1}, got {cut!r}")
-    if isinstance(state, DensityMatrix):
-        raise TypeError("schmidt_values needs a pure state; a DensityMatrix has none (use entropy instead)")
-    if isinstance(state, MPS):
-        return state.schmidt_values(cut)
-    if isinstance(state, ProductState):
-        return torch.ones(1, dtype=_checks.real_dtype(state.dtype), device=state.device)
-    if isinstance(state, BlockProductState):  # the blocks cut in two contribute, multiplied
-        values = torch.ones(1, dtype=_checks.real_dtype(state.dtype), device=state.device)
-        for block, sv in state.blocks():
-            left = sum(q < cut for q in block)
-            if 0 < left < len(block):
-                values = (values.unsqueeze(-1) * schmidt_values(sv, left)).flatten()
-        return values.sort(descending=True).values
-    amps = state.amplitudes()
-    s = torch.linalg.svdvals(amps.reshape(*amps.shape[:-1], 1 << cut, -1))
-    return s / torch.linalg.vector_norm(s, dim=-1, keepdim=True)
+    if not state.is_pure:
+        name = type(state).__name__
+        raise TypeError(f"schmidt_values needs a pure state; a {name} has none (use entropy instead)")
+    return state.schmidt_values(cut)

@@ -3,23 +3,28 @@
 Two encodings:
 
 - ``"node"``: one node per qubit. The loss is ``-<C>``; the read-out is the
-  best cut among the 64 most likely bitstrings (dense states), among 256
-  samples (MPS), or ``bit_q = [<Z_q> < 0]`` (product states).
+  best cut among the state's likely bitstrings (the 64 most likely of a
+  dense state, 256 samples of an MPS), or ``bit_q = [<Z_q> < 0]`` where the
+  qubits are independent (product states).
 - ``"mbe"``, multi-basis encoding (Patti, Kossaifi, Anandkumar and Yelin,
   arXiv:2106.13304): two nodes per qubit, node ``q`` read from ``<Z_q>`` and
   node ``n + q`` from ``<X_q>``. The loss is the Ising energy
   ``sum w_ij tanh(s_i) tanh(s_j)`` of the relaxed spins; the read-out rounds
   them, ``bit = [s < 0]``.
+
+The state kind is never asked for: each kind says through the state protocol
+(:class:`tqsim.states.base.QuantumState`) whether its qubits are independent,
+how it weighs a diagonal observable and which bitstrings it proposes.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 
 from ..info import qubit_states
-from ..states import MPS, ProductState, StateVector
 from .problem import MaxCutProblem
 
 __all__ = [
@@ -27,6 +32,8 @@ __all__ = [
     "READOUT_CANDIDATES", "READOUT_SHOTS",
 ]
 
+#: How a cut is read from qubits: one qubit per node (``"node"``), or the
+#: multi-basis encoding (``"mbe"``), two nodes per qubit.
 ENCODINGS = ("node", "mbe")
 READOUT_CANDIDATES = 64
 READOUT_SHOTS = 256
@@ -39,13 +46,10 @@ def qubits_needed(problem: MaxCutProblem, encoding: str) -> int:
 
 
 def expected_cut(problem: MaxCutProblem, state) -> torch.Tensor:
-    """``<C>``: one pass over the probabilities of a dense state, local contractions otherwise."""
-    if isinstance(state, StateVector):
-        probs = state.probabilities()
-        return (probs * problem.cached_tensor("diagonal", probs.device, probs.dtype)).sum(-1)
-    if isinstance(state, ProductState):  # <Z_i Z_j> = <Z_i><Z_j>: a few vectorised operations
+    """``<C>``: one pass over the probabilities of a dense ket, local contractions otherwise."""
+    if state.independent_qubits:  # <Z_i Z_j> = <Z_i><Z_j>: a few vectorised operations
         return (problem.total_weight - problem.spin_energy(_z_expectations(state))) / 2
-    return state.expectation(problem.cost_observable())
+    return state.diagonal_expectation(problem.cost_observable(), partial(problem.cached_tensor, "diagonal"))
 
 
 def mbe_spins(state, num_nodes: int) -> torch.Tensor:
@@ -63,16 +67,11 @@ def readout_candidates(problem: MaxCutProblem, state, encoding: str, generator: 
     Nothing here waits for the device, so a CUDA graph can record it.
     """
     with torch.no_grad():
-        if encoding == "mbe" or isinstance(state, ProductState):
+        if encoding == "mbe" or state.independent_qubits:
             spins = mbe_spins(state, problem.num_nodes) if encoding == "mbe" else _z_expectations(state)
             candidates = (spins < 0).long().unsqueeze(-2)
-        elif isinstance(state, MPS):
-            candidates = state.sample(READOUT_SHOTS, generator=generator, bits=True)
         else:
-            probs = state.probabilities()
-            index = torch.topk(probs, min(READOUT_CANDIDATES, probs.shape[-1])).indices
-            n = problem.num_nodes
-            candidates = (index[..., None] >> torch.arange(n - 1, -1, -1, device=index.device)) & 1
+            candidates = state.likely_bitstrings(READOUT_CANDIDATES, READOUT_SHOTS, generator)
         return candidates, problem.unchecked_cut_value(candidates)
 
 
@@ -88,6 +87,6 @@ def readout(problem: MaxCutProblem, state, encoding: str, generator: torch.Gener
     return best_candidate(*readout_candidates(problem, state, encoding, generator))
 
 
-def _z_expectations(state: ProductState) -> torch.Tensor:
+def _z_expectations(state) -> torch.Tensor:
     rho = qubit_states(state)
     return (rho[..., 0, 0] - rho[..., 1, 1]).real

@@ -1,12 +1,470 @@
-"""What every dense state kind shares: storage, device moves, sampling, runs."""
+"""The state protocol, and what the dense state kinds share.
+
+:class:`QuantumState` is the protocol every state kind implements: the few
+operations that :mod:`tqsim.info`, :mod:`tqsim.observables` and
+:mod:`tqsim.maxcut` ask of a state (reduced states of qubit subsets, spectra,
+Pauli expectations, overlaps and distances, probabilities). Those modules call
+it and never ask which kind a state is; a new kind implements the protocol in
+its own module and works with all of them. :func:`common_form` is the one
+place where two states of different kinds meet.
+
+The rest serves the kinds themselves: operation checks, sampling helpers,
+storage, device moves and runs of the dense kinds.
+"""
 
 from __future__ import annotations
+
+import abc
+import math
+import types
+from functools import lru_cache
+from typing import Callable, ClassVar, Mapping, Sequence
 
 import torch
 
 from .. import _checks, fusion
 from ..channels import Channel
 from ..gates import Gate
+from ..paulis import as_observable
+from ..tensor.flat import permute_qubits, reduce_to
+from ..tensor.matfunc import hermitian_eigvalsh, unresolved_eigenvalues
+
+#: the most qubits of a reduced state formed as a matrix (2**14 x 2**14)
+MAX_DENSE_KEEP = 14
+
+
+class QuantumState(abc.ABC):
+    """The protocol every state kind implements.
+
+    A kind provides the attributes ``num_qubits`` (int), ``dtype`` (complex
+    torch dtype), ``device`` and ``batch_shape`` (``()`` for one state,
+    ``(batch,)`` for a batch), the flag :attr:`is_pure`, and four methods:
+    :meth:`reduced_matrix`, :meth:`pauli_expectation`, :meth:`probabilities`
+    and :meth:`to_statevector`. Every other method has a default built on
+    those four; a kind overrides a default where its own tensors give the
+    answer with less work or fewer rounding errors, and must then give the
+    same value to dtype precision.
+
+    The functions of :mod:`tqsim.info` check their arguments (qubits distinct
+    and in range, sizes, dtypes, devices, batches) before they call these
+    methods, so the methods take checked arguments and check nothing more.
+    Results are torch tensors on the state's device, differentiable where the
+    state is.
+    """
+
+    __slots__ = ()
+
+    # ------------------------------------------------------------- required
+    @property
+    @abc.abstractmethod
+    def is_pure(self) -> bool:
+        """Whether every state of this kind is pure (a ket).
+
+        A kind sets it as a class attribute. Pure kinds take the cheaper side
+        of a cut for spectra and meet other pure kinds through
+        :meth:`inner` and :meth:`distance`; mixed kinds are compared through
+        their density matrices.
+        """
+
+    @abc.abstractmethod
+    def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
+        """The reduced density matrix of the ``keep`` qubits, in the order given.
+
+        Parameters
+        ----------
+        keep : sequence of int
+            Distinct qubits, in range, at most ``MAX_DENSE_KEEP`` (14) of them
+            unless they are all the qubits; the first one is the most
+            significant bit of the result's index.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(*batch_shape, 2**k, 2**k)``, Hermitian with unit trace.
+        """
+
+    @abc.abstractmethod
+    def pauli_expectation(self, terms: Sequence) -> torch.Tensor:
+        """``sum_t c_t <P_t>`` over Pauli terms.
+
+        Parameters
+        ----------
+        terms : sequence of PauliString
+            Each with a real ``coefficient`` and a ``paulis`` mapping of qubit
+            to ``"X"``, ``"Y"`` or ``"Z"``; every qubit named is in range.
+
+        Returns
+        -------
+        torch.Tensor
+            Real, shape ``batch_shape``.
+        """
+
+    @abc.abstractmethod
+    def probabilities(self) -> torch.Tensor:
+        """The probability of every basis state, shape ``(*batch_shape, 2**n)``, big-endian."""
+
+    @abc.abstractmethod
+    def to_statevector(self):
+        """The same state as a :class:`~tqsim.StateVector`.
+
+        Pure kinds only; a mixed kind raises TypeError with a message that
+        says what to use instead.
+        """
+
+    # ------------------------------------------------- defaults, overridable
+    #: True where every state of the kind is a product of single-qubit
+    #: states, so that ``<Z_i Z_j> = <Z_i><Z_j>``.
+    independent_qubits: ClassVar[bool] = False
+
+    #: The kinds this kind converts to exactly, most specific first, each
+    #: with the function that converts a state (see :func:`common_form`).
+    #: A StateVector, which every pure kind converts to, is not listed.
+    converts_to: ClassVar[Mapping[type, Callable]] = types.MappingProxyType({})
+
+    def spectrum(self, subsystem: Sequence[int]) -> torch.Tensor:
+        """The eigenvalues of the reduced state of ``subsystem``.
+
+        The default diagonalises :meth:`reduced_matrix`; a pure state uses the
+        smaller side of the cut (both sides have the same nonzero spectrum).
+        Eigenvalues that the eigensolver cannot tell from zero are set to zero.
+
+        Parameters
+        ----------
+        subsystem : tuple of int
+            Distinct qubits, in range.
+
+        Returns
+        -------
+        torch.Tensor
+            Real, shape ``(*batch_shape, m)``, ascending unless a kind says
+            otherwise; the order does not matter to entropies and purities.
+        """
+        n = self.num_qubits
+        if self.is_pure and 2 * len(subsystem) > n:
+            subsystem = complement(subsystem, n) or subsystem  # same spectrum, smaller matrix
+        if len(subsystem) == n and self.is_pure:  # one eigenvalue 1 per batch entry
+            return torch.ones(*self.batch_shape, 1, dtype=_checks.real_dtype(self.dtype), device=self.device)
+        check_reduced_size(len(subsystem))
+        lam = hermitian_eigvalsh(self.reduced_matrix(subsystem))
+        # eigenvalues the solver cannot tell from zero are zero: a pure 10-qubit state's
+        # 1023 noise eigenvalues of ~1e-8 (complex64) put its entropy at 3e-5, not 0
+        return torch.where(unresolved_eigenvalues(lam), torch.zeros_like(lam), lam)
+
+    def entropy(self, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
+        """Von Neumann (``alpha=1``) or Renyi-``alpha`` entropy of the reduced state of ``subsystem``.
+
+        The default is :func:`entropy_of_spectrum` of :meth:`spectrum`; kinds
+        whose reduced states factor add up the entropies of the factors.
+
+        Parameters
+        ----------
+        subsystem : tuple of int
+            Distinct qubits, in range.
+        alpha : float
+            Renyi order, ``> 0`` or ``inf``.
+        base : float
+            Logarithm base.
+
+        Returns
+        -------
+        torch.Tensor
+            Real, shape ``batch_shape``.
+        """
+        return entropy_of_spectrum(self.spectrum(subsystem), alpha, base)
+
+    def purity(self, subsystem: Sequence[int]) -> torch.Tensor:
+        """``Tr(rho_A**2)`` of the reduced state of ``subsystem``.
+
+        The default sums the squares of :meth:`spectrum`; kinds whose reduced
+        states factor multiply the purities of the factors.
+
+        Parameters
+        ----------
+        subsystem : tuple of int
+            Distinct qubits, in range.
+
+        Returns
+        -------
+        torch.Tensor
+            Real, shape ``batch_shape``.
+        """
+        return (self.spectrum(subsystem) ** 2).sum(-1)
+
+    def qubit_states(self) -> torch.Tensor:
+        """Every single-qubit reduced state at once.
+
+        The default stacks :meth:`reduced_matrix` of each qubit.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(*batch_shape, n, 2, 2)``.
+        """
+        return torch.stack([self.reduced_matrix((q,)) for q in range(self.num_qubits)], dim=-3)
+
+    def schmidt_values(self, cut: int) -> torch.Tensor:
+        """Schmidt coefficients of a pure state across the cut between qubits ``cut - 1`` and ``cut``.
+
+        The default takes the singular values of the dense amplitudes from
+        :meth:`to_statevector`.
+
+        Parameters
+        ----------
+        cut : int
+            In ``1..n-1``.
+
+        Returns
+        -------
+        torch.Tensor
+            Real, descending, their squares summing to 1; shape
+            ``(*batch_shape, m)``.
+        """
+        amps = self.to_statevector().amplitudes()
+        s = torch.linalg.svdvals(amps.reshape(*amps.shape[:-1], 1 << cut, -1))
+        return s / torch.linalg.vector_norm(s, dim=-1, keepdim=True)
+
+    def inner(self, other) -> torch.Tensor:
+        """``<self|other>`` of two pure states of this kind.
+
+        The default takes the dense amplitudes of both; :func:`common_form`
+        brings states of two kinds to one first.
+
+        Parameters
+        ----------
+        other : a state of the same kind, size, dtype and device
+
+        Returns
+        -------
+        torch.Tensor
+            Complex, shape the batch shape.
+        """
+        return self.to_statevector().inner(other.to_statevector())
+
+    def distance(self, other) -> torch.Tensor:
+        """``sqrt(1 - |<self|other>|**2)`` of two unit pure states of this kind.
+
+        The trace distance of two pure states, computed without the
+        cancellation in ``1 - F``: the default is the norm of the part of
+        ``other`` orthogonal to ``self``, from the dense amplitudes.
+
+        Parameters
+        ----------
+        other : a state of the same kind, size, dtype and device
+
+        Returns
+        -------
+        torch.Tensor
+            Real, in ``[0, 1]``, shape the batch shape.
+        """
+        return orthogonal_part(self.to_statevector().amplitudes(), other.to_statevector().amplitudes())[1]
+
+    def expectation(self, observable) -> torch.Tensor:
+        """``<O>`` for a PauliString, PauliSum or text such as ``"Z0 Z1 + 0.5 X2"``.
+
+        Returns
+        -------
+        torch.Tensor
+            Real, shape ``batch_shape``; differentiable.
+        """
+        return as_observable(observable).expectation(self)
+
+    def diagonal_expectation(self, observable, diagonal: Callable) -> torch.Tensor:
+        """``<D>`` of an observable diagonal in the computational basis, given two ways.
+
+        The default evaluates the Pauli form; a kind that holds its amplitudes
+        densely weighs its :meth:`probabilities` with the diagonal instead.
+
+        Parameters
+        ----------
+        observable : PauliSum
+            The observable as a sum of Z strings.
+        diagonal : callable
+            ``diagonal(device, dtype)`` gives the observable's ``2**n``
+            diagonal; called only by kinds that use it.
+
+        Returns
+        -------
+        torch.Tensor
+            Real, shape ``batch_shape``.
+        """
+        return self.expectation(observable)
+
+    def likely_bitstrings(self, count: int, shots: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Bitstrings that the state gives much weight: candidates for its most likely outcome.
+
+        The default takes the ``count`` most probable basis states from
+        :meth:`probabilities`; a kind too large for its whole distribution
+        draws ``shots`` samples instead.
+
+        Parameters
+        ----------
+        count : int
+            How many of the most probable bitstrings to return.
+        shots : int
+            How many samples a kind that samples draws.
+        generator : torch.Generator, optional
+            For the kinds that sample.
+
+        Returns
+        -------
+        torch.Tensor
+            0/1 integers, shape ``(*batch_shape, m, n)``, big-endian.
+        """
+        probs = self.probabilities()
+        index = torch.topk(probs, min(count, probs.shape[-1])).indices
+        n = self.num_qubits
+        return (index[..., None] >> torch.arange(n - 1, -1, -1, device=index.device)) & 1
+
+
+def common_form(a: QuantumState, b: QuantumState) -> tuple[QuantumState, QuantumState]:
+    """Two pure states held as one kind: where states of different kinds meet.
+
+    The rule: two states of one kind stay as they are. Otherwise each kind
+    lists the kinds it converts to exactly (:attr:`QuantumState.converts_to`,
+    most specific first): if one state's kind is in the other's list, the
+    other is converted to it; else both go to the first kind in the first
+    state's list that the second lists too; else both become StateVectors,
+    which every pure kind converts to. So a ProductState meets a
+    BlockProductState as a BlockProductState and an MPS as an MPS; a
+    BlockProductState, an MPS and a StateVector meet as StateVectors. The
+    pair is then measured with that kind's :meth:`~QuantumState.inner` and
+    :meth:`~QuantumState.distance`.
+
+    A pure state and a mixed one meet in :mod:`tqsim.info` instead: the pure
+    one as its StateVector against the mixed one's density matrix
+    (``<psi|rho|psi>`` for the fidelity), and both as density matrices for
+    the distances; two mixed states meet as density matrices.
+
+    Parameters
+    ----------
+    a, b : pure states of the same size, dtype and device
+
+    Returns
+    -------
+    tuple
+        ``(a, b)`` held as one kind, in the order given.
+    """
+    kind_a, kind_b = type(a), type(b)
+    if kind_a is kind_b:
+        return a, b
+    if kind_b in kind_a.converts_to:
+        return kind_a.converts_to[kind_b](a), b
+    if kind_a in kind_b.converts_to:
+        return a, kind_b.converts_to[kind_a](b)
+    for kind, convert in kind_a.converts_to.items():
+        if kind in kind_b.converts_to:
+            return convert(a), kind_b.converts_to[kind](b)
+    return a.to_statevector(), b.to_statevector()
+
+
+# ------------------------------------------------------- helpers of the kinds
+
+
+def complement(qubits: Sequence[int], n: int) -> tuple[int, ...]:
+    """The qubits of ``0..n-1`` not in ``qubits``, ascending."""
+    return tuple(q for q in range(n) if q not in qubits)
+
+
+def check_reduced_size(k: int) -> None:
+    """Refuse a reduced state of more than ``MAX_DENSE_KEEP`` qubits as a matrix."""
+    if k > MAX_DENSE_KEEP:
+        raise ValueError(
+            f"a reduced state of {k} qubits is a 2**{k} x 2**{k} matrix; keep at most {MAX_DENSE_KEEP} qubits"
+        )
+
+
+def reorder_reduced(rho: torch.Tensor, keep: Sequence[int], current: Sequence[int]) -> torch.Tensor:
+    """A reduced matrix over ``current`` qubits reordered to the order of ``keep``."""
+    k = len(keep)
+    order = [list(current).index(q) for q in keep]
+    if order == list(range(k)):
+        return rho
+    flat = permute_qubits(rho.reshape(*rho.shape[:-2], -1), order + [k + o for o in order])
+    return flat.reshape(rho.shape)
+
+
+def check_alpha_base(alpha, base) -> None:
+    """Refuse a Renyi order that is not ``> 0`` (or inf), or a logarithm base that is not ``> 0`` and ``!= 1``."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise ValueError(f"alpha must be a number > 0 (or inf), got {alpha!r}")
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 0 or base == 1:
+        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
+
+
+def entropy_of_spectrum(lam: torch.Tensor, alpha: float = 1, base: float = math.e) -> torch.Tensor:
+    """Von Neumann / Renyi entropy of a probability vector (eigenvalues or Schmidt weights).
+
+    Only values ``<= 0`` are dropped here: any fixed positive cutoff would
+    change some answer (255 eigenvalues of ``1e-5`` carry a tenth of a nat).
+    Eigenvalues of reduced states that an eigensolver cannot resolve from zero
+    are zeroed before they get here. The gradient stays finite: ``-log(lam) - 1`` is finite
+    for every positive float, and dropped values get none.
+    """
+    check_alpha_base(alpha, base)
+    positive = lam > 0
+    safe = torch.where(positive, lam, torch.ones_like(lam))
+    if alpha == 1:
+        value = -torch.where(positive, safe * torch.log(safe), torch.zeros_like(lam)).sum(-1)
+    elif math.isinf(alpha):
+        value = -torch.log(lam.max(-1).values)
+    else:
+        value = torch.log(torch.where(positive, safe**alpha, torch.zeros_like(lam)).sum(-1)) / (1 - alpha)
+    return value / math.log(base)
+
+
+def orthogonal_part(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(<a|b>, ||b - a <a|b>||)`` of unit kets along the last axis (batches broadcast)."""
+    c = (a.conj() * b).sum(-1)
+    return c, torch.linalg.vector_norm(b - a * c.unsqueeze(-1), dim=-1)
+
+
+def joint_distance(c: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``sqrt(1 - prod_g |c_g|**2)`` of a product over groups from each group's overlap ``c_g`` and
+    distance ``t_g``: ``sum_g t_g**2 prod_{h<g} |c_h|**2`` telescopes to it and adds only
+    non-negative terms, so nothing cancels."""
+    before = torch.cumprod(torch.cat([torch.ones_like(t[:1]), c.abs()[:-1]]), 0)
+    return torch.linalg.vector_norm(t * before)
+
+
+@lru_cache(maxsize=64)
+def _parity_signs(k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(-1)**popcount(j) for j in 0..2**k-1."""
+    signs = torch.ones(1, dtype=dtype, device=device)
+    step = torch.tensor([1.0, -1.0], dtype=dtype, device=device)
+    for _ in range(k):
+        signs = (signs[:, None] * step[None, :]).reshape(-1)
+    return signs
+
+
+def dense_pauli_expectation(data: torch.Tensor, terms: Sequence, weights_of: Callable, core: int) -> torch.Tensor:
+    """``sum_t c_t <P_t>`` on a dense state from per-basis-state weights.
+
+    A Pauli string maps a basis state to one basis state with a phase:
+    ``P|i> = i**n_Y * (-1)**popcount(i & z) |i XOR x>``, where ``x`` marks the X
+    and Y qubits and ``z`` the Z and Y qubits. So ``<P>`` is a signed sum of
+    the weights ``w[i]`` (``conj(psi[i XOR x]) * psi[i]`` for a ket,
+    ``rho[i, i XOR x]`` for a density matrix) that ``weights_of(data, x)``
+    returns: one flip of the state and a marginal over the Z qubits, never a
+    ``2**n x 2**n`` matrix. Terms sharing their X/Y qubits share the flip.
+    ``core`` is the number of trailing axes of ``data`` that hold the state.
+    """
+    groups: dict[tuple[int, ...], list] = {}
+    for t in terms:
+        groups.setdefault(t._masks()[0], []).append(t)
+    total = torch.zeros(data.shape[: data.ndim - core], dtype=_checks.real_dtype(data.dtype), device=data.device)
+    for flips, group in groups.items():
+        weights = weights_of(data, flips)
+        for t in group:
+            _, signs, num_y = t._masks()
+            if signs:
+                marginal = reduce_to(weights, signs)
+                value = (marginal * _parity_signs(len(signs), marginal.real.dtype, data.device)).sum(-1)
+            else:
+                value = weights.sum(-1)
+            if num_y % 4:
+                value = value * (1j, -1, -1j)[num_y % 4 - 1]
+            total = total + t.coefficient * (value.real if value.is_complex() else value)
+    return total
 
 
 def checked_operations(state, operations, takes_channels: bool, takes_batches: bool = True) -> list:
@@ -69,8 +527,8 @@ def measured_outcomes(outcomes: torch.Tensor, bits: bool) -> torch.Tensor:
     return (outcomes * powers).sum(-1)
 
 
-class Exportable:
-    """Conversions every state kind offers: :meth:`to_numpy` and :meth:`to_qutip`.
+class Exportable(QuantumState):
+    """Conversions every built-in state kind offers: :meth:`to_numpy` and :meth:`to_qutip`.
 
     A kind provides ``_dense()``, its dense tensor: the amplitudes (the
     default) or, for a density matrix, the matrix.

@@ -14,6 +14,7 @@ few batched operations, not a few per block.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import NamedTuple, Sequence
 
@@ -21,8 +22,10 @@ import torch
 
 from .. import _checks
 from ..gates import Gate, stacked_gate, stacking_key
-from ..tensor.flat import apply_matrix, permute_qubits, reduce_to
-from .base import Exportable, check_index_width, checked_operations, inverse_cdf_draws, measured_outcomes
+from ..paulis import as_observable, pauli_factors
+from ..tensor.flat import apply_matrix, ket_reduced, permute_qubits, reduce_to
+from .base import (Exportable, check_index_width, checked_operations, inverse_cdf_draws, joint_distance,
+                   measured_outcomes, orthogonal_part, reorder_reduced)
 from .statevector import StateVector
 
 __all__ = ["BlockProductState"]
@@ -35,7 +38,7 @@ class _Stack(NamedTuple):
 
 
 class BlockProductState(Exportable):
-    """``|psi_1>_{B_1} ⊗ |psi_2>_{B_2} ⊗ ...`` over disjoint qubit groups ``B_i``.
+    """A tensor product ``|psi_1>_{B_1} ⊗ |psi_2>_{B_2} ⊗ ⋯`` of kets over disjoint qubit groups ``B_i``.
 
     Build one with :meth:`zeros` or :meth:`from_blocks` and evolve it with
     ``circuit.run(state)``: gates inside a block act there, a gate across
@@ -43,6 +46,7 @@ class BlockProductState(Exportable):
     """
 
     __slots__ = ("stacks", "num_qubits")
+    is_pure = True
 
     def __init__(self, stacks: Sequence[_Stack], num_qubits: int):
         self.stacks = tuple(stacks)
@@ -51,7 +55,7 @@ class BlockProductState(Exportable):
     # ----------------------------------------------------------- constructors
     @classmethod
     def zeros(cls, num_qubits: int, dtype=None, device=None) -> "BlockProductState":
-        """|0...0>, one block per qubit."""
+        """``|0...0>``, one block per qubit."""
         n = _checks.num_qubits(num_qubits)
         amps = torch.zeros(n, 2, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
         amps[:, :1].fill_(1)
@@ -180,11 +184,71 @@ class BlockProductState(Exportable):
             yield tuple(_kron([(q, sv.amplitudes()) for q, sv in blocks if group_of[q[0]] is group])
                         for blocks in (mine, theirs))
 
+    # --------------------------------------------------- the state protocol
+    def _blocks_with(self, qubits: Sequence[int]) -> list:
+        """``(kept qubits, block StateVector, their local positions)`` for every block holding any of ``qubits``."""
+        found = []
+        for block, sv in self.blocks():
+            local = [j for j, q in enumerate(block) if q in qubits]
+            if local:
+                found.append((tuple(block[j] for j in local), sv, local))
+        return found
+
+    def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
+        """Reduced density matrix of distinct qubits ``keep`` (in the order given): the
+        Kronecker product of the reduced states of the blocks that hold them."""
+        rho, joined = None, []
+        for kept, sv, local in self._blocks_with(keep):
+            part = ket_reduced(sv.amplitudes(), local)
+            rho = part if rho is None else torch.kron(rho, part)
+            joined += kept
+        return reorder_reduced(rho, keep, joined)
+
+    def entropy(self, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
+        """Entropy of ``subsystem``: additive over the blocks, so no two blocks are ever joined."""
+        return sum(sv.entropy(tuple(local), alpha, base) for _, sv, local in self._blocks_with(subsystem))
+
+    def purity(self, subsystem: Sequence[int]) -> torch.Tensor:
+        """Purity of ``subsystem``: multiplicative over the blocks."""
+        return torch.stack([sv.purity(tuple(local)) for _, sv, local in self._blocks_with(subsystem)]).prod()
+
+    def qubit_states(self) -> torch.Tensor:
+        """Every single-qubit reduced state, shape ``(n, 2, 2)``: a ket's elementwise passes
+        over each stack of blocks at once."""
+        n = self.num_qubits
+        rhos, order = [], []
+        for stack in self.stacks:
+            m, k = len(stack.qubits), len(stack.qubits[0])
+            rhos.append(StateVector(stack.amplitudes, k).qubit_states().reshape(m * k, 2, 2))
+            order += [q for qubits in stack.qubits for q in qubits]
+        rho = torch.cat(rhos)
+        if order == list(range(n)):
+            return rho
+        return rho.index_select(0, device_index(tuple(sorted(range(n), key=order.__getitem__)), rho.device))
+
+    def schmidt_values(self, cut: int) -> torch.Tensor:
+        """Schmidt values across ``cut``: the products of those of the blocks the cut splits
+        (descending)."""
+        values = torch.ones(1, dtype=_checks.real_dtype(self.dtype), device=self.device)
+        for block, sv in self.blocks():
+            left = sum(q < cut for q in block)
+            if 0 < left < len(block):
+                values = (values.unsqueeze(-1) * sv.schmidt_values(left)).flatten()
+        return values.sort(descending=True).values
+
+    def distance(self, other: "BlockProductState") -> torch.Tensor:
+        """``sqrt(1 - |<self|other>|**2)`` from each joint group's overlap and orthogonal
+        part (see :meth:`joint_kets`), joined without cancellation."""
+        c, t = zip(*(orthogonal_part(x, y) for x, y in self.joint_kets(other)))
+        return joint_distance(torch.stack(c), torch.stack(t))
+
+    def pauli_expectation(self, terms) -> torch.Tensor:
+        """``sum_t c_t <P_t>`` through :meth:`expectation_of_products`."""
+        return self.expectation_of_products(pauli_factors(terms, self.dtype, self.device))
+
     # -------------------------------------------------------------- read-out
     def expectation(self, observable) -> torch.Tensor:
         """<O> for a PauliString, PauliSum or text: per term, a product of block expectations."""
-        from ..observables import as_observable
-
         return as_observable(observable).expectation(self)
 
     def expectation_of_products(self, terms) -> torch.Tensor:
@@ -207,7 +271,7 @@ class BlockProductState(Exportable):
         return total
 
     def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
-        """|<bits|psi>|**2: a product of one amplitude per block."""
+        """``|<bits|psi>|**2``: a product of one amplitude per block."""
         values = _checks.bits(bits, self.num_qubits)
         result = torch.ones((), dtype=_checks.real_dtype(self.dtype), device=self.device)
         for qubits, sv in self.blocks():

@@ -12,14 +12,16 @@ column controls are all 1 (two passes, no ``2**k x 2**k`` matrix).
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from .. import _checks
-from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, num_qubits_of
+from ..paulis import as_observable
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, num_qubits_of, trace_out
 from ..tensor.matfunc import hermitian_eigvalsh
-from .base import DenseState
+from .base import DenseState, dense_pauli_expectation, reorder_reduced
 from .statevector import StateVector
 
 __all__ = ["DensityMatrix"]
@@ -31,11 +33,12 @@ class DensityMatrix(DenseState):
     __slots__ = ()
     _core_ndim = 2
     _takes_channels = True
+    is_pure = False
 
     # ----------------------------------------------------------- constructors
     @classmethod
     def zeros(cls, num_qubits: int, dtype: torch.dtype | None = None, device=None) -> "DensityMatrix":
-        """|0...0><0...0|."""
+        """``|0...0><0...0|``."""
         n = _checks.num_qubits(num_qubits)
         dtype, dev = _checks.complex_dtype(dtype), _checks.device(device)
         _checks.dense_fits("density matrix", n, 1 << (2 * n), dtype, dev)
@@ -45,7 +48,7 @@ class DensityMatrix(DenseState):
 
     @classmethod
     def from_state(cls, state: StateVector) -> "DensityMatrix":
-        """|psi><psi| (batched states give batched matrices)."""
+        """``|psi><psi|`` (batched states give batched matrices)."""
         if not isinstance(state, StateVector):
             raise TypeError(f"from_state expects a StateVector, got {type(state).__name__}")
         amps = state.amplitudes()
@@ -97,7 +100,7 @@ class DensityMatrix(DenseState):
 
     @classmethod
     def from_qutip(cls, qobj, dtype: torch.dtype | None = None) -> "DensityMatrix":
-        """From a QuTiP density matrix (dims ``[[2]*n, [2]*n]``) or ket (giving |psi><psi|).
+        """From a QuTiP density matrix (dims ``[[2]*n, [2]*n]``) or ket (giving ``|psi><psi|``).
         Needs ``pip install "tqsim[qutip]"``."""
         from ..interop.qutip import density_matrix_from_qutip
 
@@ -117,8 +120,6 @@ class DensityMatrix(DenseState):
 
     def expectation(self, observable) -> torch.Tensor:
         """Tr(rho O) for a PauliString, PauliSum or a string like ``"Z0 Z1"``."""
-        from ..observables import as_observable
-
         return as_observable(observable).expectation(self)
 
     def to_statevector(self):
@@ -126,6 +127,24 @@ class DensityMatrix(DenseState):
             "a DensityMatrix is mixed in general and has no state vector; "
             "take tq.partial_trace or eigenvectors of .matrix() instead"
         )
+
+    # --------------------------------------------------- the state protocol
+    def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
+        """Reduced density matrix ``(*batch, 2**k, 2**k)`` of distinct qubits ``keep``, in the order given.
+
+        Traced through diagonal views of the grouped axes: only the entries
+        with equal traced indices are read. Every qubit in order is the
+        matrix itself.
+        """
+        if tuple(keep) == tuple(range(self.num_qubits)):
+            return self._data
+        targets = sorted(keep)
+        return reorder_reduced(trace_out(self._data, targets), keep, targets)
+
+    def pauli_expectation(self, terms) -> torch.Tensor:
+        """``sum_t c_t Tr(rho P_t)``: per group of terms with the same X/Y qubits, one
+        gather of the entries ``rho[i, i XOR x]`` and a marginal over the Z qubits."""
+        return dense_pauli_expectation(self._data, terms, _density_weights, 2)
 
     def __repr__(self) -> str:
         batch = f", batch={self.batch_shape[0]}" if self.batch_shape else ""
@@ -193,3 +212,13 @@ class DensityMatrix(DenseState):
         flat = self._flat(data)
         out = buffers.target(flat, flat.shape, flat) if buffers else None
         return apply_matrix(flat, sup, qubits, out=out).reshape(data.shape)
+
+
+def _density_weights(rho: torch.Tensor, flips: tuple[int, ...]) -> torch.Tensor:
+    """w[i] = rho[i, i XOR x]."""
+    dim = rho.shape[-1]
+    n = dim.bit_length() - 1
+    rows = torch.arange(dim, device=rho.device)
+    mask = sum(1 << (n - 1 - q) for q in flips)
+    weights = rho.reshape(*rho.shape[:-2], dim * dim)[..., rows * dim + (rows ^ mask)]
+    return weights.real if not flips else weights

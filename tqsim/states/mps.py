@@ -29,12 +29,14 @@ from typing import Sequence
 import torch
 
 from .. import _checks, fusion
+from ..paulis import as_observable, pauli_factors
 from ..tensor.contract import contract
 from ..tensor.flat import gram_over_axes, permute_qubits, run_grouped_shape
 from ..tensor.svd import svd, truncated_svd
-from ..tensor.tt import (check_cores, tt_from_dense, tt_merge, tt_move_center, tt_orthogonalize, tt_sum,
+from ..tensor.tt import (check_cores, tt_from_dense, tt_inner, tt_merge, tt_move_center, tt_orthogonalize, tt_sum,
                          tt_to_dense, ttm_from_dense)
-from .base import Exportable, check_index_width, checked_operations, measured_outcomes, uniform_draws
+from .base import (Exportable, check_index_width, checked_operations, entropy_of_spectrum,
+                   measured_outcomes, reorder_reduced, uniform_draws)
 from .statevector import StateVector
 
 __all__ = ["MPS"]
@@ -57,6 +59,8 @@ def check_truncation(max_bond, cutoff) -> tuple[int | None, float]:
 class MPS(Exportable):
     """A pure state of ``n`` qubits as a matrix product state (big-endian sites).
 
+    Build one with :meth:`zeros`, :meth:`from_statevector` or :meth:`random`.
+
     Parameters
     ----------
     cores : list of torch.Tensor
@@ -75,11 +79,10 @@ class MPS(Exportable):
     normalize : bool
         Rescale the state to unit norm; without it, cores whose state does
         not have unit norm (within ``sqrt(eps)``) are refused.
-
-    Build one with :meth:`zeros`, :meth:`from_statevector` or :meth:`random`.
     """
 
     __slots__ = ("cores", "num_qubits", "max_bond", "cutoff", "center", "discarded")
+    is_pure = True
 
     def __init__(
         self,
@@ -134,7 +137,7 @@ class MPS(Exportable):
     def zeros(
         cls, num_qubits: int, max_bond: int | None = None, cutoff: float = 1e-12, dtype=None, device=None
     ) -> "MPS":
-        """|0...0> with bond dimension 1."""
+        """``|0...0>`` with bond dimension 1."""
         n = _checks.num_qubits(num_qubits)
         max_bond, cutoff = check_truncation(max_bond, cutoff)
         core = torch.zeros(1, 2, 1, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
@@ -267,13 +270,64 @@ class MPS(Exportable):
 
     def entanglement_entropy(self, cut: int, alpha: float = 1, base: float = math.e) -> torch.Tensor:
         """Entropy of qubits ``0..cut-1`` from the Schmidt values at that bond."""
-        from ..info import entropy_of_spectrum
-
         return entropy_of_spectrum(self.schmidt_values(cut) ** 2, alpha, base)
 
+    def spectrum(self, subsystem: Sequence[int]) -> torch.Tensor:
+        """Eigenvalues of the reduced state of ``subsystem``: the squared Schmidt values
+        (descending) where ``subsystem`` is a prefix or suffix of the chain, else
+        those of :meth:`reduced_matrix` of the smaller side."""
+        cut = _cut_of(subsystem, self.num_qubits)
+        if cut is not None:
+            return self.schmidt_values(cut) ** 2
+        return super().spectrum(subsystem)
+
+    def qubit_states(self) -> torch.Tensor:
+        """Every single-qubit reduced state, shape ``(n, 2, 2)``, from two sweeps of
+        environments out from the orthogonality centre (no centre moves, no QR)."""
+        # mixed canonical form: every core left of the centre is left-orthogonal,
+        # every core right of it right-orthogonal, so a site's reduced state needs
+        # only the environment between it and the centre, grown one core at a time
+        # (contractions, where moving the centre would cost a QR per site)
+        n = self.num_qubits
+        cores, c = self.cores, self.center
+        rhos: list = [None] * n
+        env = None  # right environment (bond x bond) of the site being reduced
+        for q in range(c, -1, -1):
+            a = cores[q]
+            rhos[q] = contract("asb,atb->st", a, a.conj()) if env is None else contract("asb,bd,atd->st", a, env, a.conj())
+            env = contract("asb,csb->ac", a, a.conj()) if env is None else contract("asb,bd,csd->ac", a, env, a.conj())
+        env = None  # left environment, from the centre rightwards
+        for q in range(c + 1, n):
+            left = cores[q - 1]
+            env = contract("asb,asd->bd", left, left.conj()) if env is None else contract("ac,asb,csd->bd", env, left, left.conj())
+            rhos[q] = contract("ac,asb,ctb->st", env, cores[q], cores[q].conj())
+        return torch.stack(rhos)
+
+    def inner(self, other: "MPS") -> torch.Tensor:
+        """<self|other> of two MPS, contracted core by core."""
+        _same_kind(self, other)
+        return tt_inner(self.cores, other.cores)
+
+    def distance(self, other: "MPS") -> torch.Tensor:
+        """``sqrt(1 - |<self|other>|**2)`` of two unit MPS, as the norm of the train ``other - <self|other> self``.
+
+        The norm is read off the first core after orthogonal sweeps, which are
+        backward stable: about ``n eps`` absolute, however small the result. The
+        gradient is that of ``sqrt(1 - |<a|b>|**2)`` (QR factors of the
+        rank-deficient sum train have no reliable one), zero where it vanishes.
+        """
+        _same_kind(self, other)
+        c = tt_inner(self.cores, other.cores)
+        with torch.no_grad():
+            difference = tt_sum([-c * self.cores[0], *self.cores[1:]], other.cores)
+            t = torch.linalg.vector_norm(tt_orthogonalize(difference, 0)[0])
+        lost = -c.abs().square()
+        safe = torch.where(t > 0, 2 * t, torch.ones_like(t))
+        return t + torch.where(t > 0, (lost - lost.detach()) / safe, torch.zeros_like(t))
+
     def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
-        """Reduced density matrix ``(2**k, 2**k)`` of sorted, distinct qubits ``keep``
-        (:func:`tqsim.partial_trace` checks them and takes any order).
+        """Reduced density matrix ``(2**k, 2**k)`` of distinct qubits ``keep``, in the order given
+        (:func:`tqsim.partial_trace` checks them).
 
         With the orthogonality centre inside ``[first, last]`` the chain outside
         contracts to the identity, and the span between is contracted the
@@ -287,6 +341,11 @@ class MPS(Exportable):
           of the kept qubits: ``O(span 4**(k/2) chi**3)``, best for long spans
           of small bonds.
         """
+        targets = sorted(keep)
+        return reorder_reduced(self._sorted_reduced(targets), keep, targets)
+
+    def _sorted_reduced(self, keep: Sequence[int]) -> torch.Tensor:
+        """:meth:`reduced_matrix` of ascending ``keep``."""
         first, last = keep[0], keep[-1]
         cores = list(self.cores)
         center = min(max(self.center, first), last)
@@ -302,9 +361,11 @@ class MPS(Exportable):
     # -------------------------------------------------------------- read-out
     def expectation(self, observable) -> torch.Tensor:
         """<psi|O|psi> for a PauliString, PauliSum or text such as ``"Z0 Z1"``."""
-        from ..observables import as_observable
-
         return as_observable(observable).expectation(self)
+
+    def pauli_expectation(self, terms) -> torch.Tensor:
+        """``sum_t c_t <psi|P_t|psi>`` through :meth:`expectation_of_products`."""
+        return self.expectation_of_products(pauli_factors(terms, self.dtype, self.device))
 
     def expectation_of_products(self, terms) -> torch.Tensor:
         """``sum_t c_t <prod_q O_{t,q}>`` for terms ``(c_t, {qubit: 2x2 matrix})``.
@@ -333,7 +394,7 @@ class MPS(Exportable):
         return total
 
     def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
-        """|<bits|psi>|**2 for one bitstring, in O(n chi**2)."""
+        """``|<bits|psi>|**2`` for one bitstring, in O(n chi**2)."""
         values = _checks.bits(bits, self.num_qubits)
         row = self.cores[0][:, values[0], :]
         for core, b in zip(self.cores[1:], values[1:]):
@@ -396,6 +457,10 @@ class MPS(Exportable):
             left = chosen / weight[:, None]
         return measured_outcomes(outcomes, bits)
 
+    def likely_bitstrings(self, count: int, shots: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``shots`` samples ``(shots, n)`` of 0/1 from :meth:`sample`: no dense distribution."""
+        return self.sample(shots, generator=generator, bits=True)
+
     # ------------------------------------------------------------- evolution
     def apply(self, operation) -> "MPS":
         return self.evolve([operation])
@@ -416,6 +481,23 @@ class MPS(Exportable):
             op = fusion.build_operator(block, self.dtype, self.device, operators)
             run.apply(torch.diag_embed(op) if block.is_diagonal else op, list(block.qubits))
         return MPS._trusted(run.cores, self.max_bond, self.cutoff, run.center, run.discarded)
+
+
+def _cut_of(subsystem: Sequence[int], n: int) -> int | None:
+    """The bond that separates ``subsystem`` from the rest of ``n`` sites, if it is a prefix or suffix."""
+    s = sorted(subsystem)
+    if s == list(range(len(s))) and len(s) < n:
+        return len(s)
+    if s == list(range(n - len(s), n)) and len(s) < n:
+        return n - len(s)
+    return None
+
+
+def _same_kind(a: MPS, b) -> None:
+    if not isinstance(b, MPS):
+        raise TypeError(f"expected an MPS, got {type(b).__name__}")
+    if a.num_qubits != b.num_qubits:
+        raise ValueError(f"states have {a.num_qubits} and {b.num_qubits} qubits; they must match")
 
 
 def _merged_cost(span: Sequence[torch.Tensor], k: int) -> int:

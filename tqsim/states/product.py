@@ -11,6 +11,8 @@ through its target operator only, never as a ``2**k x 2**k`` matrix.
 
 from __future__ import annotations
 
+import math
+import types
 from typing import Sequence
 
 import numpy as np
@@ -18,21 +20,28 @@ import torch
 
 from .. import _checks
 from ..gates import Gate
+from ..paulis import as_observable, pauli_factors
 from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix
+from ..tensor.matfunc import hermitian_eigvalsh
 from ..tensor.svd import svd
-from .base import Exportable, check_index_width, checked_operations, measured_outcomes, uniform_draws
+from .base import (Exportable, check_index_width, checked_operations, entropy_of_spectrum, joint_distance,
+                   measured_outcomes, orthogonal_part, reorder_reduced, uniform_draws)
+from .blocks import BlockProductState
+from .mps import MPS
 from .statevector import StateVector
 
 __all__ = ["ProductState"]
 
 
 class ProductState(Exportable):
-    """A product state ``|v_0> ⊗ |v_1> ⊗ ... ⊗ |v_{n-1}>``.
+    """A product state ``|v_0> ⊗ |v_1> ⊗ ⋯ ⊗ |v_{n-1}>``.
 
     ``vectors`` has shape ``(n, 2)``; each row is normalised.
     """
 
     __slots__ = ("vectors", "num_qubits")
+    is_pure = True
+    independent_qubits = True
 
     def __init__(self, vectors: torch.Tensor):
         self.vectors = vectors
@@ -41,7 +50,7 @@ class ProductState(Exportable):
     # ----------------------------------------------------------- constructors
     @classmethod
     def zeros(cls, num_qubits: int, dtype=None, device=None) -> "ProductState":
-        """|0...0>."""
+        """``|0...0>``."""
         n = _checks.num_qubits(num_qubits)
         vectors = torch.zeros(n, 2, dtype=_checks.complex_dtype(dtype), device=_checks.device(device))
         vectors[:, 0] = 1
@@ -133,20 +142,68 @@ class ProductState(Exportable):
             amps = (amps.unsqueeze(-1) * v).reshape(-1)
         return StateVector(amps, self.num_qubits)
 
-    def to_mps(self, max_bond: int | None = None, cutoff: float = 1e-12):
+    def to_mps(self, max_bond: int | None = None, cutoff: float = 1e-12) -> MPS:
         """The same state as an MPS of bond dimension 1."""
-        from .mps import MPS
-
         return MPS([v.reshape(1, 2, 1) for v in self.vectors], max_bond, cutoff)
+
+    #: exact conversions, most specific first: where a product state meets another kind
+    converts_to = types.MappingProxyType({BlockProductState: BlockProductState.from_product, MPS: to_mps})
 
     def amplitudes(self) -> torch.Tensor:
         return self.to_statevector().amplitudes()
 
+    # --------------------------------------------------- the state protocol
+    def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
+        """Reduced density matrix of distinct qubits ``keep`` (in the order given):
+        the Kronecker product of their 1-qubit states."""
+        targets = sorted(keep)
+        rho = torch.ones(1, 1, dtype=self.dtype, device=self.device)
+        for q in targets:
+            v = self.vectors[q]
+            rho = torch.kron(rho, torch.outer(v, v.conj()))
+        return reorder_reduced(rho, keep, targets)
+
+    def _qubit_spectra(self, subsystem: Sequence[int]) -> torch.Tensor:
+        """Eigenvalues of each kept qubit's (pure) state, shape (k, 2)."""
+        v = self.vectors[list(subsystem)]
+        rho = v.unsqueeze(-1) * v.conj().unsqueeze(-2)
+        return hermitian_eigvalsh(rho / torch.diagonal(rho, dim1=-2, dim2=-1).sum(-1)[:, None, None])
+
+    def entropy(self, subsystem: Sequence[int], alpha: float = 1, base: float = math.e) -> torch.Tensor:
+        """Entropy of ``subsystem``: the sum of its qubits' entropies (each qubit's state is its own)."""
+        return entropy_of_spectrum(self._qubit_spectra(subsystem), alpha, base).sum(-1)
+
+    def purity(self, subsystem: Sequence[int]) -> torch.Tensor:
+        """Purity of ``subsystem``: the product of its qubits' purities."""
+        return (self._qubit_spectra(subsystem) ** 2).sum(-1).prod(-1)
+
+    def qubit_states(self) -> torch.Tensor:
+        """Every single-qubit state ``v v^dagger``, shape ``(n, 2, 2)``: outer products only."""
+        v = self.vectors
+        return v.unsqueeze(-1) * v.conj().unsqueeze(-2)
+
+    def schmidt_values(self, cut: int) -> torch.Tensor:
+        """The one Schmidt value of a product state across any cut: ``[1.]``."""
+        return torch.ones(1, dtype=_checks.real_dtype(self.dtype), device=self.device)
+
+    def inner(self, other: "ProductState") -> torch.Tensor:
+        """<self|other> of two product states: the product of the qubits' overlaps."""
+        _same_kind(self, other)
+        return (self.vectors.conj() * other.vectors).sum(-1).prod()
+
+    def distance(self, other: "ProductState") -> torch.Tensor:
+        """``sqrt(1 - |<self|other>|**2)`` from each qubit's overlap and orthogonal part, joined
+        without cancellation (see :func:`tqsim.states.base.joint_distance`)."""
+        _same_kind(self, other)
+        return joint_distance(*orthogonal_part(self.vectors, other.vectors))
+
+    def pauli_expectation(self, terms) -> torch.Tensor:
+        """``sum_t c_t <P_t>`` through :meth:`expectation_of_products`."""
+        return self.expectation_of_products(pauli_factors(terms, self.dtype, self.device))
+
     # -------------------------------------------------------------- read-out
     def expectation(self, observable) -> torch.Tensor:
         """<O> for a PauliString, PauliSum or text: a product of 1-qubit expectations per term."""
-        from ..observables import as_observable
-
         return as_observable(observable).expectation(self)
 
     def expectation_of_products(self, terms) -> torch.Tensor:
@@ -161,7 +218,7 @@ class ProductState(Exportable):
         return total
 
     def probability(self, bits: str | Sequence[int]) -> torch.Tensor:
-        """|<bits|psi>|**2 = product of single-qubit probabilities."""
+        """``|<bits|psi>|**2`` = product of single-qubit probabilities."""
         values = _checks.bits(bits, self.num_qubits)
         index = torch.tensor(values, device=self.device)
         return self.vectors.abs().square().gather(1, index[:, None]).prod()
@@ -214,6 +271,13 @@ class ProductState(Exportable):
             for q, v in zip(gate.qubits, _factor(joint, gate)):
                 rows[q] = v
         return ProductState(torch.stack(rows))
+
+
+def _same_kind(a: ProductState, b) -> None:
+    if not isinstance(b, ProductState):
+        raise TypeError(f"expected a ProductState, got {type(b).__name__}")
+    if a.num_qubits != b.num_qubits:
+        raise ValueError(f"states have {a.num_qubits} and {b.num_qubits} qubits; they must match")
 
 
 def _factor(joint: torch.Tensor, gate: Gate) -> list[torch.Tensor]:
