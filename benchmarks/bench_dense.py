@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.benchtools import brickwork, brickwork_circuit, median_time
+from tqsim.bench.tools import brickwork, brickwork_circuit, median_time
 
 
 def qiskit_circuit(n, layers):

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.benchtools import busy_processes
+from tqsim.bench.tools import busy_processes
 
 SHOTS = 1000
 

@@ -34,7 +34,7 @@ import time
 import torch
 
 import tqsim as tq
-from tqsim.bench_qutip import peak_extra_memory
+from tqsim.bench.qutip import peak_extra_memory
 from tqsim.maxcut import FAMILIES, MaxCutProblem, make_ansatz, mbe_spins
 from tqsim.maxcut.graphed import GraphedStep
 from tqsim.maxcut.train import train

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.benchtools import brickwork, brickwork_circuit, median_time
+from tqsim.bench.tools import brickwork, brickwork_circuit, median_time
 
 MAX_BOND = 32
 CUTOFF = 1e-12

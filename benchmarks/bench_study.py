@@ -41,7 +41,7 @@ import time
 
 import torch
 
-from tqsim.benchtools import busy_processes
+from tqsim.bench.tools import busy_processes
 from tqsim.maxcut import MaxCutProblem, make_ansatz, train
 from tqsim.maxcut.study import StudyGrid, run_study
 

@@ -32,7 +32,7 @@ def test_unknown_section_is_refused():
 
 
 def test_brickwork_layers_alternate_and_match_the_circuit():
-    from tqsim.benchtools import brickwork, brickwork_circuit
+    from tqsim.bench.tools import brickwork, brickwork_circuit
 
     layers = brickwork(5, 4, seed=1)
     assert [pairs for _, pairs in layers] == [[(0, 1), (2, 3)], [(1, 2), (3, 4)]] * 2

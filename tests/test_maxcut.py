@@ -2,11 +2,13 @@
 finite differences and each other, QAOA quality bounds, training, checkpoints, CLI."""
 
 import importlib
+import io
 import itertools
 import json
 import math
 import os
 import signal
+import sys
 
 import networkx as nx
 import numpy as np
@@ -556,6 +558,34 @@ def test_main_job_shows_the_brute_force_progress_unless_told_not_to(tmp_path, ca
     assert "brute force      [########################] 32/32  cuts scored" in capsys.readouterr().err
     assert main([*argv, "--out", str(tmp_path / "b"), "--no-progress"]) == 0
     assert "brute force" not in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_in_a_terminal_is_a_tqdm_bar_with_the_step_loss_cut_and_entropy(tmp_path, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["maxcut", "--nodes", "6", "--family", "product", "--steps", "3", "--device", "cpu"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    shown = terminal.getvalue()
+    lines = shown.split("\n")
+    # tqdm's look: the label, a percentage, the bar, n/total, [elapsed<remaining, rate, postfix]; redrawn after \r
+    brute = [line for line in lines if "brute force" in line]
+    assert len(brute) == 1 and "\rbrute force: 100%|" in brute[0] and "| 32/32 [" in brute[0]
+    assert "cut/s, cuts scored]" in brute[0]
+    bar = [line for line in lines if "product" in line]
+    assert len(bar) == 1 and "\rproduct: 100%|" in bar[0] and "| 3/3 [" in bar[0]
+    last = bar[0].rsplit("\r", 1)[1]  # the bar's final state: what the last step showed
+    row = json.loads((tmp_path / "a" / "results.json").read_text())["results"][0]["history"][-1]
+    assert f"loss {row['loss']:+.4f}  best cut {row['best_cut']:g} ({row['readout_ratio']:.3f})  S 0.000]" in last
+    terminal.seek(0), terminal.truncate()
+    assert main([*argv, "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert terminal.getvalue().startswith("wrote ") and "\r" not in terminal.getvalue()  # --no-progress: no bar
 
 
 def test_resume_refuses_another_learning_rate_or_seed(tmp_path, capsys):

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks against other simulators")
     peers = bench.add_subparsers(dest="peer", metavar="peer", required=True)
     qutip = peers.add_parser("qutip", help="partial traces, entropies and circuits against QuTiP")
-    from .bench_qutip import add_arguments
+    from .bench.qutip import add_arguments
 
     add_arguments(qutip)
     qutip.set_defaults(run=_bench_qutip)
@@ -152,7 +152,7 @@ def _maxcut(args: argparse.Namespace) -> int:
     if args.entropy_penalty and "product" in [m.family for m in models]:
         warn(f"--entropy-penalty {args.entropy_penalty:g} does nothing to the product family: its entropy is always 0")
     results = run_job(models, steps=args.steps, lr=args.lr, device=args.device, out=args.out, resume=args.resume,
-                      overwrite=args.overwrite, progress=not args.no_progress, seed=args.seed)
+                      overwrite=args.overwrite, progress=False if args.no_progress else None, seed=args.seed)
     if any(r.interrupted for r in results):
         print(f"tqsim maxcut: interrupted; the steps done are kept in {args.out} (continue with --resume)",
               file=sys.stderr)
@@ -161,7 +161,7 @@ def _maxcut(args: argparse.Namespace) -> int:
 
 
 def _bench_qutip(args: argparse.Namespace) -> int:
-    from .bench_qutip import launch
+    from .bench.qutip import launch
 
     return launch(args.quick, args.out, args.device, not args.no_memory, args.sections)
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tqsim {args.command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # outside a training loop (which keeps its steps and returns)
-        newline = "\n" if sys.stderr.isatty() else ""  # after a progress bar's unfinished line
+        newline = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
         print(f"{newline}tqsim {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `tqsim demo | head`: the reader left, nothing more to say

@@ -16,7 +16,8 @@ import torch
 from .ansatz import FAMILIES, MaxCutAnsatz, default_entropy_qubits, make_ansatz
 from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
 from .report import OUTPUTS, table, write_outputs
-from .train import Progress, TrainResult, checkpoint_path, read_checkpoint, resolve_device, train, training_settings
+from .train import (Progress, TrainResult, checkpoint_path, read_checkpoint, resolve_device, resolve_progress, train,
+                    training_settings)
 
 __all__ = ["DEFAULTS", "default_families", "make_models", "run_job", "warn"]
 
@@ -60,17 +61,19 @@ def run_job(
     out: str = DEFAULTS["out"],
     resume: bool = False,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
     seed: int = DEFAULTS["seed"],
     checkpoint_every: int | None = 25,
 ) -> list[TrainResult]:
     """Train each model in turn; print the table, write the outputs, return the results.
 
     ``out`` must not hold results of an earlier run: ``resume`` continues them
-    from their checkpoints, ``overwrite`` deletes them first.
+    from their checkpoints, ``overwrite`` deletes them first. ``progress`` is
+    that of :func:`tqsim.maxcut.train`, for the brute force and every family.
     """
     if resume and overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it; give one of them")
+    progress = resolve_progress(progress)  # before any work, and a missing tqdm is told once
     dev = resolve_device(device)
     resuming = _resumable(out, models, steps, lr, seed) if resume else []  # before --out is created
     _check_writable(out)
@@ -153,5 +156,6 @@ def _optimum(problem: MaxCutProblem, device, progress: bool) -> float | None:
     """The exact optimum up to 26 nodes (None beyond), with a progress bar: 26 nodes take most of a minute."""
     if problem.num_nodes > BRUTE_FORCE_LIMIT:
         return None
-    bar = Progress("brute force", progress)
-    return problem.brute_force(device=device, progress=lambda done, total: bar.update(done, total, "cuts scored"))[0]
+    with Progress("brute force", progress, unit="cut") as bar:  # closed at Ctrl-C too
+        return problem.brute_force(device=device,
+                                   progress=lambda done, total: bar.update(done, total, "cuts scored"))[0]

@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from .. import _checks
+from .._optional import require
 from ..info import entropy
 from .ansatz import MaxCutAnsatz, check_entropy_qubits, default_entropy_qubits
 from .graphed import GraphedStep
 from .objective import readout_candidates
 
 __all__ = ["TrainResult", "train", "OPTIMIZERS", "Progress", "checkpoint_path", "read_checkpoint", "resolve_device",
-           "training_settings"]
+           "resolve_progress", "training_settings"]
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 AUTO_OPTIMUM_NODES = 24  # brute force runs by default up to this many nodes
@@ -87,36 +88,102 @@ def _save_atomically(payload: dict, path: str) -> None:
     os.replace(tmp, path)  # readers see the old checkpoint or the new one, never half of one
 
 
-class Progress:
-    """A one-line progress bar on stderr (a line every 10% when stderr is not a terminal)."""
+def resolve_progress(progress: bool | None) -> bool:
+    """Whether to show progress, given ``progress=`` (True, False, or None for "by default").
 
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled = label, enabled
+    A terminal (stderr a TTY) gets a tqdm bar, which needs the optional package
+    tqdm; anything else gets plain lines, which need nothing. Without tqdm in a
+    terminal, ``True`` (a bar asked for) raises ImportError, while ``None`` (on
+    only by default, as in ``tqsim maxcut``) prints one line on stderr that
+    says so and how to install it, and returns False (no progress at all).
+    """
+    if progress is not None and not progress:
+        return False
+    if not sys.stderr.isatty():
+        return True  # plain lines: no tqdm needed
+    try:
+        require("tqdm", "progress", "the progress bar")
+    except ImportError as error:
+        if progress:
+            raise
+        print(f"tqsim: {error}; running without it", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+class Progress:
+    """Progress of a loop on stderr: a tqdm bar in a terminal, plain lines elsewhere.
+
+    When stderr is not a terminal (a log file, a pipe), a plain line is printed
+    at every tenth of the total and at the end, so that a log holds a few
+    whole lines and a reader of a pipe gets each as it comes; tqdm is not
+    needed then. Use it as a context manager: leaving the block closes the bar
+    (its last state stays on screen), also after an error or Ctrl-C.
+
+    Parameters
+    ----------
+    label : str
+        What runs, shown before the bar (tqdm's ``desc``).
+    enabled : bool or None
+        As ``progress=`` of :func:`train`; see :func:`resolve_progress`.
+    unit : str
+        What is counted (tqdm's ``unit``).
+    total : int or None
+        The count at the end, when known now; :meth:`update` gives it otherwise.
+    initial : int
+        The count already done (a resumed run).
+    """
+
+    def __init__(self, label: str, enabled: bool | None, unit: str = "it", total: int | None = None,
+                 initial: int = 0):
+        self.label, self.enabled = label, resolve_progress(enabled)
         self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.done = 0
+        self.done = 0  # of the plain lines: the count at the last update
         self.start = time.perf_counter()
+        self.bar = None  # the tqdm bar, in a terminal
+        if self.enabled and self.tty:
+            tqdm = require("tqdm", "progress", "the progress bar").tqdm
+            self.bar = tqdm(total=total, initial=initial, desc=label, unit=unit, file=sys.stderr, leave=True,
+                            dynamic_ncols=True, mininterval=0.2)
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def update(self, done: int, total: int, text: str = "") -> None:
-        """Show ``done`` of ``total``, then ``text``."""
+        """Show ``done`` of ``total``, then ``text`` (the bar's postfix); at ``done == total`` the bar closes."""
         if not self.enabled:
             return
-        now = time.perf_counter()
+        if self.bar is not None:
+            if self.bar.disable:  # closed: a finished loop
+                return
+            if self.bar.total != total:
+                self.bar.total = total
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(done - self.bar.n)
+            if done == total:
+                self.bar.close()
+            return
         finished = done == total
         milestone = finished or done * 10 // total != self.done * 10 // total
         self.done = done
-        if (self.tty and now - self.last < 0.2 and not finished) or (not self.tty and not milestone):
+        if not milestone:
             return
-        self.last = now
         width = 24
         bar = "#" * (width * done // total)
-        line = f"{self.label:16s} [{bar:<{width}}] {done}/{total}  {text}  {now - self.start:.1f}s"
-        print(("\r" if self.tty else "") + line, end="" if self.tty and not finished else "\n",
-              file=sys.stderr, flush=True)
+        line = f"{self.label:16s} [{bar:<{width}}] {done}/{total}  {text}  {time.perf_counter() - self.start:.1f}s"
+        print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """End the bar's line (nothing to do for plain lines or when off)."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _progress_text(row: dict) -> str:
-    """What a training progress line shows after the bar: loss, best cut (and ratio), entropy."""
+    """What training progress shows after the bar (tqdm's postfix): loss, best cut (and ratio), entropy."""
     ratio = row.get("readout_ratio")
     return (f"loss {row['loss']:+.4f}  best cut {row['best_cut']:g}" + (f" ({ratio:.3f})" if ratio is not None else "")
             + (f"  S {row['entropy']:.3f}" if row.get("entropy") is not None else ""))
@@ -141,7 +208,7 @@ def train(
     optimizer: str = "adam",
     device="auto",
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
     track_entropy: int | None = None,
     out: str | None = None,
     checkpoint_every: int | None = None,
@@ -162,6 +229,12 @@ def train(
 
     Parameters
     ----------
+    progress : bool or None
+        Show the step, loss, best cut (and its ratio) and entropy on stderr:
+        a tqdm bar in a terminal, a plain line every tenth of the steps
+        elsewhere. None (the default) shows them, but in a terminal without
+        tqdm says so in one line and shows nothing; True raises ImportError
+        there (``pip install "tqsim[progress]"``); False shows nothing.
     track_entropy : int or None
         Size k of the watched subsystem (qubits 0..k-1); default 6 for 20 qubits.
     out, checkpoint_every, resume
@@ -196,6 +269,7 @@ def train(
         raise ValueError("checkpoints and resume need an output folder (out=...)")
     k = default_entropy_qubits(model.num_qubits) if track_entropy is None else track_entropy
     check_entropy_qubits(k, model.num_qubits)
+    progress = resolve_progress(progress)  # a missing tqdm is found before any work
     dev = resolve_device(device)
     if optimum == "auto":
         optimum = model.problem.brute_force()[0] if model.problem.num_nodes <= AUTO_OPTIMUM_NODES else None
@@ -243,11 +317,12 @@ def train(
         return outputs
 
     run_step = GraphedStep(compute, opt) if graphed else eager_step
-    bar = Progress(model.family if seeds is None else f"{model.family} x{batch}", progress)
+    bar = Progress(model.family if seeds is None else f"{model.family} x{batch}", progress, unit="step",
+                   total=steps, initial=start_step)
     params = list(model.parameters())
     entries = torch.arange(batch, device=dev)  # picks each seed's best candidate
     consistent = True  # the model and optimizer hold exactly the steps in the history
-    with _StopRequest() as stop:
+    with bar, _StopRequest() as stop:  # the bar closes before any message below
         try:
             for step in range(start_step, steps):
                 if stop.requested:
@@ -297,7 +372,8 @@ def train(
     if interrupted:
         kept = ("stopped mid-step (the model may hold one more update); the last checkpoint written is kept"
                 if not consistent else "the checkpoint holds them" if path else "keeping what was done")
-        print(f"\n{model.family}: interrupted after {len(result.history)} steps; {kept}", file=sys.stderr)
+        lead = "" if bar.bar is not None else "\n"  # a closed tqdm bar has ended its line
+        print(f"{lead}{model.family}: interrupted after {len(result.history)} steps; {kept}", file=sys.stderr)
     for run in results:
         run.interrupted = interrupted
         run.cuda_graph = getattr(run_step, "captured", False)

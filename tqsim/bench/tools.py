@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .circuit import Circuit
+from ..circuit import Circuit
 
 Layers = list[tuple[np.ndarray, list[tuple[int, int]]]]
 

@@ -27,7 +27,7 @@ import torch
 
 import tqsim as tq
 from tqsim import _checks
-from tqsim.benchtools import brickwork, brickwork_circuit
+from tqsim.bench.tools import brickwork, brickwork_circuit
 
 QUICK = {
     "ket": [10, 12], "dm": [8, 9], "entropy": [12], "mutual": [8, 9], "mps": [12], "mps_ket": [13],
@@ -284,7 +284,7 @@ def _memory_in_subprocess(case: Case, tool: str, device: str) -> float | None:
     # resident memory follows what the operation really holds
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     result = subprocess.run(
-        [sys.executable, "-m", "tqsim.bench_qutip", "--memory-probe", spec],
+        [sys.executable, "-m", "tqsim.bench.qutip", "--memory-probe", spec],
         capture_output=True, text=True, timeout=900, env=env,
     )
     if result.returncode != 0:
@@ -419,7 +419,7 @@ def launch(quick: bool, out: str, device: str, memory: bool, sections=SECTIONS) 
     if os.environ.get("OPENBLAS_THREAD_TIMEOUT"):
         run(quick, out, device, memory, sections)
         return 0
-    args = [sys.executable, "-m", "tqsim.bench_qutip", "--out", out, "--device", device,
+    args = [sys.executable, "-m", "tqsim.bench.qutip", "--out", out, "--device", device,
             "--sections", ",".join(sections)]
     args += ["--quick"] * quick + ["--no-memory"] * (not memory)
     return subprocess.run(args, env={**os.environ, "OPENBLAS_THREAD_TIMEOUT": "4"}).returncode
@@ -443,7 +443,7 @@ def _sections(text: str) -> tuple[str, ...]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tqsim.bench_qutip", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tqsim.bench.qutip", description=__doc__)
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     add_arguments(parser)
     args = parser.parse_args(argv)
