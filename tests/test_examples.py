@@ -1,5 +1,6 @@
 """The example scripts run as written and print what they promise."""
 
+import math
 import pathlib
 import re
 import subprocess
@@ -19,6 +20,11 @@ def test_bell_ghz_example():
     assert out.count("1.000000 bits (GHZ: exactly 1)") == 3
     counts = [int(v) for v in re.search(r"\[(\d+), (\d+), (\d+), (\d+)\]", out).groups()]
     assert counts[1] == counts[2] == 0 and sum(counts) == 1000
+    # a deep random circuit's entropy at every cut is near Page's average for random pure states
+    random = [float(v) for v in re.search(r"random state, entropy .*?: \[(.*?)\]", out).group(1).split(",")]
+    n = len(random) + 1
+    page = [min(k, n - k) - 2.0 ** (2 * min(k, n - k) - n) / (2 * math.log(2)) for k in range(1, n)]
+    assert max(abs(a - b) for a, b in zip(random, page)) < 0.2
 
 
 def test_gradient_example_matches_finite_differences_and_trains():

@@ -160,6 +160,7 @@ def kraus(operators, qubits: Sequence[int]) -> Channel:
     return Channel("kraus", qubits, (ops,), build)
 
 
+#: Channel builders by name: the noise methods of :class:`~tqsim.Circuit`.
 BUILDERS: dict[str, Callable[..., Channel]] = {
     f.__name__: f for f in (depolarizing, amplitude_damping, phase_damping, kraus)
 }

@@ -40,7 +40,8 @@ __all__ = [
     "unitary", "controlled", "diagonal", "BUILDERS", "MATRIX_QUBIT_LIMIT", "stacking_key", "stacked_gate",
 ]
 
-#: :meth:`Gate.matrix` builds at most a 2**12 x 2**12 matrix (as ``Circuit.to_matrix``)
+#: The most qubits a dense matrix is built for: :meth:`Gate.matrix` (as
+#: ``Circuit.to_matrix``) builds at most a 2**12 x 2**12 matrix.
 MATRIX_QUBIT_LIMIT = 12
 
 # build(params, dtype, device) -> diagonal (..., d) for diagonal gates, else matrix (..., d, d)
@@ -1009,7 +1010,8 @@ def diagonal(values, qubits: Sequence[int]) -> Gate:
     return Gate("diagonal", qubits, (d,), build, True, inverse, batch_shape=d.shape[:-1])
 
 
-# names the Circuit builder methods mirror (the channels add theirs)
+#: Gate builders by name: the names the :class:`~tqsim.Circuit` builder methods
+#: mirror (``tq.channels.BUILDERS`` adds the channels).
 BUILDERS: dict[str, Callable[..., Gate]] = {
     f.__name__: f
     for f in (

@@ -33,6 +33,7 @@ from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
 
 __all__ = ["FAMILIES", "BACKENDS", "MaxCutAnsatz", "choose_backend", "make_ansatz"]
 
+#: The state kinds a family can train on: a dense ket, an MPS, or a product state.
 BACKENDS = ("dense", "mps", "product")
 
 
@@ -301,6 +302,8 @@ def _cost_phase(problem: MaxCutProblem, gamma, n: int) -> Gate:
     return Gate("cost_phase", range(n), (gamma,), build, True, inverse)
 
 
+#: The circuit families by name (``"product"``, ``"one-directional"``, ...): the
+#: names :func:`make_ansatz` and ``tqsim maxcut --family`` take.
 FAMILIES = {
     cls.family: cls
     for cls in (ProductAnsatz, OneDirectionalAnsatz, TwoDirectionalAnsatz, DeepAnsatz, QAOAAnsatz)

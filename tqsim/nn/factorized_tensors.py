@@ -138,7 +138,7 @@ def _normal_(tensor: torch.Tensor, std: float) -> None:
 
 
 class CPTensor(FactorizedTensor):
-    """``T = sum_r w_r a_1r o ... o a_dr``: weights ``(R,)`` and factors ``(n_k, R)``.
+    """``T = sum_r w_r a_1r o … o a_dr``: weights ``(R,)`` and factors ``(n_k, R)``.
 
     Dropout and the lasso act on the ``R`` rank-one terms.
     """

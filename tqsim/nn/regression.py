@@ -72,7 +72,7 @@ class TRL(nn.Module):
 
 
 class TCL(nn.Module):
-    """Tensor contraction layer: ``y = x x_1 U_1 x_2 ... x_d U_d (+ bias)``, ``U_k (O_k, I_k)``."""
+    """Tensor contraction layer: ``y = x x_1 U_1 x_2 … x_d U_d (+ bias)``, ``U_k (O_k, I_k)``."""
 
     def __init__(self, input_shape, output_shape, bias: bool = False, device=None, dtype=None) -> None:
         super().__init__()
