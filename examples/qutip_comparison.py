@@ -24,8 +24,12 @@ import pathlib
 
 import matplotlib.pyplot as plt
 import numpy as np
-import qutip
 import torch
+
+try:  # QuTiP is the oracle here, an optional extra of tqsim
+    import qutip
+except ImportError:
+    raise SystemExit("this example needs QuTiP: pip install 'tqsim[qutip]'") from None
 
 import tqsim as tq
 
@@ -137,8 +141,8 @@ for name, (state, partner) in cases.items():
 
 # %%
 # A few of the values themselves: the GHZ state has ``S(A) = log 2`` (0.693147)
-# and mutual information ``log 2`` between its end qubits, the noisy state is
-# mixed (purity below 1 on the full register), and the negativity is zero
+# and mutual information ``log 2`` between its end qubits, the noisy state's
+# subsystem ``A`` is mixed (purity below 1), and the negativity is zero
 # wherever the reduced state is separable.
 
 print(f"{'quantity':20s}" + "".join(f"{name:>15s}" for name in cases))

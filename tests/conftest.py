@@ -1,10 +1,18 @@
 """Shared fixtures: dtypes with their tolerances, seeded generators, the gpu marker."""
 
+import signal
+
 import numpy as np
 import pytest
 import torch
 
 TOL = {torch.complex64: 1e-5, torch.complex128: 1e-10}
+
+# A suite started in the background (`pytest &`, nohup) inherits SIGINT ignored,
+# and an ignored signal stays ignored in the subprocesses the Ctrl-C tests
+# interrupt. Python's own handler is reset to the default at exec, so they get it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -314,15 +314,22 @@ def test_toy_kind_expectation_values_match_kronecker_products(which):
 
 
 def test_toy_kind_runs_the_maxcut_objective():
-    problem = MaxCutProblem.random_regular(N, 3, seed=1)
-    (_, state, x), _ = toys()
+    """8 qubits: the read-out scores only the 64 most likely of 256 bitstrings, so the
+    toy's probabilities must rank them right (checked against NumPy's own ranking)."""
+    n = 8
+    problem = MaxCutProblem.random_regular(n, 3, seed=1)
+    x = random_ket(3, n)
+    state = LittleEndianKet(x)
     probs = np.abs(x) ** 2
-    bits = (np.arange(2**N)[:, None] >> np.arange(N - 1, -1, -1)) & 1
+    bits = (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)) & 1
     cuts = np.array([sum(w for (i, j), w in zip(problem.edges.tolist(), problem.weights.tolist()) if b[i] != b[j])
                      for b in bits])
     assert abs(expected_cut(problem, state).item() - probs @ cuts) < TOL
+    likely = np.argsort(-probs)[:64]
+    assert cuts[likely].max() < cuts.max()  # the best cut overall is not among them: the ranking matters
     value, best = readout(problem, state, "node")
-    assert value == cuts.max() and cuts[int("".join(map(str, best.tolist())), 2)] == cuts.max()
+    assert value == cuts[likely].max()
+    assert int("".join(map(str, best.tolist())), 2) in set(likely.tolist())
 
 
 def test_a_kind_that_leaves_out_a_required_method_cannot_be_made():

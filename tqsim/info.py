@@ -36,7 +36,7 @@ from typing import Sequence
 import torch
 
 from . import _checks
-from .states import MPS, BlockProductState, DensityMatrix, ProductState, StateVector
+from .states import DensityMatrix
 from .states.base import (
     MAX_DENSE_KEEP,
     QuantumState,
@@ -54,11 +54,6 @@ __all__ = [
     "partial_transpose", "concurrence", "fidelity", "trace_distance", "bures_distance", "hellinger_distance",
     "schmidt_values",
 ]
-
-#: the built-in kinds; every function here takes any :class:`~tqsim.states.base.QuantumState`
-STATE_KINDS = (StateVector, DensityMatrix, MPS, ProductState, BlockProductState)
-PURE_KINDS = tuple(kind for kind in STATE_KINDS if kind.is_pure)
-
 
 def _check_state(state) -> None:
     if not isinstance(state, QuantumState):

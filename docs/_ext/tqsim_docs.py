@@ -6,7 +6,8 @@
   gallery's configuration can be cached between builds).
 - Docstrings are written for ``help()``: kets read ``|0...0>`` and powers
   ``2**n``. In reStructuredText ``|...|`` is a substitution and ``**`` starts
-  bold, so outside inline literals those are shown as code and escaped.
+  bold, so outside inline literals, literal blocks, directives and tables,
+  Dirac notation is shown as code and ``**`` is escaped.
 """
 
 from __future__ import annotations
@@ -14,9 +15,19 @@ from __future__ import annotations
 import pathlib
 import re
 
-TOKEN = re.compile(r"(\s+)")
+# Bra-kets <a|b> and <a|B|b> (optionally inside |...|**2), kets |psi> and
+# projectors |psi><psi|, bras <psi|, and norms |x| or |x|**2: never a lone "|"
+# (as in "int | None") and never bars with spaces inside.
+PART = r"[^\s|<>`]*"
+DIRAC = re.compile(
+    rf"\|?<{PART}\|(?:{PART}\|)?{PART}>\|?(?:\*\*\d+)?"
+    rf"|\|{PART}>(?:<{PART}\|)?"
+    rf"|<{PART}\|"
+    rf"|\|[^\s|<>`]+\|(?:\*\*\d+)?"
+)
 POWER = re.compile(r"(?<=[\w)\]])\*\*(?=[\w(])")
-LITERAL = re.compile(r"(``.+?``|`[^`]+`)")
+LITERAL_MARK = "``"
+ROLE_TEXT = re.compile(r"(`[^`]*`)")  # :class:`X`, :math:`|x|`, `link`_: left alone
 
 
 #: The order of the gallery: from a first circuit to training, scale and the
@@ -43,30 +54,42 @@ def quick_argv(gallery_conf, script_vars) -> list[str]:
     return ["--quick"] if '"--quick"' in source else []
 
 
-def _render_word(word: str) -> str:
-    """A word holding ``|`` (a ket, bra, bracket or norm) as inline code."""
-    if "|" not in word:
-        return POWER.sub(r"\\*\\*", word)
-    core = word.lstrip("([")
-    head = word[: len(word) - len(core)]
-    stripped = core.rstrip(")].,;:")
-    return f"{head}``{stripped}``{core[len(stripped):]}"
-
-
 def _render_plain_text(text: str) -> str:
-    """Kets, bras and norms as inline code, ``**`` escaped, in text outside literals."""
-    return "".join(_render_word(word) for word in TOKEN.split(text))
+    """Dirac notation as inline code and ``**`` escaped, in text outside literals."""
+    parts = ROLE_TEXT.split(text)
+    return "".join(part if i % 2 else _render_prose(part) for i, part in enumerate(parts))
 
 
-def render_line(line: str) -> str:
-    """One docstring line with its plain-text parts rendered; literals left alone."""
-    parts = LITERAL.split(line)
-    return "".join(part if i % 2 else _render_plain_text(part) for i, part in enumerate(parts))
+def _render_prose(text: str) -> str:
+    pieces = []
+    last = 0
+    for match in DIRAC.finditer(text):
+        pieces.append(POWER.sub(r"\\*\\*", text[last:match.start()]))
+        pieces.append(f"``{match.group(0)}``")
+        last = match.end()
+    pieces.append(POWER.sub(r"\\*\\*", text[last:]))
+    return "".join(pieces)
+
+
+def render_line(line: str, in_literal: bool = False) -> tuple[str, bool]:
+    """One docstring line with its plain text rendered and its literals left alone.
+
+    ``in_literal`` says whether a double-backquote literal opened on an
+    earlier line is still open; the state after this line is returned too.
+    """
+    parts = line.split(LITERAL_MARK)
+    for i, part in enumerate(parts):
+        inside = in_literal if i % 2 == 0 else not in_literal
+        if not inside:
+            parts[i] = _render_plain_text(part)
+    return LITERAL_MARK.join(parts), in_literal ^ (len(parts) % 2 == 0)
 
 
 def process_docstring(app, what, name, obj, options, lines) -> None:
-    """Render every docstring line but those of literal blocks and doctests."""
-    block_indent = None  # indent of the line that opened a literal block (``::``)
+    """Render every docstring line but those of literal blocks, directives,
+    doctests and tables."""
+    block_indent = None  # indent of the line that opened a literal block or a directive
+    in_literal = False
     for i, line in enumerate(lines):
         stripped = line.strip()
         indent = len(line) - len(line.lstrip())
@@ -74,9 +97,12 @@ def process_docstring(app, what, name, obj, options, lines) -> None:
             if not stripped or indent > block_indent:
                 continue
             block_indent = None
-        if stripped.startswith((">>>", "...")):
+        if stripped.startswith(".."):
+            block_indent = indent
             continue
-        lines[i] = render_line(line)
+        if stripped.startswith((">>>", "...", "|", "+-", "+=")):
+            continue
+        lines[i], in_literal = render_line(line, in_literal)
         if stripped.endswith("::"):
             block_indent = indent
 

@@ -588,9 +588,6 @@ class DenseState(Exportable):
         return type(self)(self._data.to(device=dev, dtype=dt), self.num_qubits)
 
     # ------------------------------------------------------------- measuring
-    def probabilities(self) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def sample(self, shots: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``shots`` basis-state indices (big-endian) from :meth:`probabilities`.
 
