@@ -416,3 +416,55 @@ def test_fidelity_of_an_mps_and_a_mixed_toy_is_psi_rho_psi():
     assert abs(info.fidelity(mps, toy).item() - expected) < TOL
     assert abs(info.fidelity(toy, mps).item() - expected) < TOL
     assert abs(info.fidelity(mps, tq.DensityMatrix.from_array(rho)).item() - expected) < TOL
+
+
+ENTANGLED_KINDS = ["mps", "statevector", "toy", "density", "toy mixed"]
+
+
+@pytest.mark.parametrize("a", ENTANGLED_KINDS)
+@pytest.mark.parametrize("b", ENTANGLED_KINDS)
+def test_kinds_meet_on_entangled_states_as_numpy_says(a, b):
+    """Random (entangled) kets: the MPS's overlap and difference train, and the toy's, see real bonds."""
+    x, y = random_ket(11), random_ket(12)
+
+    def held(kind, v):
+        sv = tq.StateVector.from_array(v)
+        return {"mps": lambda: tq.MPS.from_statevector(sv, cutoff=0), "statevector": lambda: sv,
+                "toy": lambda: LittleEndianKet(v), "density": lambda: tq.DensityMatrix.from_state(sv),
+                "toy mixed": lambda: LittleEndianMixed(np.outer(v, v.conj()))}[kind]()
+
+    first, second = held(a, x), held(b, y)
+    overlap = abs(np.vdot(x, y)) ** 2
+    trace = np.abs(np.linalg.eigvalsh(np.outer(x, x.conj()) - np.outer(y, y.conj()))).sum() / 2
+    assert abs(info.fidelity(first, second).item() - overlap) < TOL
+    assert abs(info.trace_distance(first, second).item() - trace) < TOL
+    assert abs(info.fidelity(second, first).item() - overlap) < TOL
+
+
+def test_two_kinds_sharing_conversions_meet_as_the_same_kind_in_either_order():
+    class Left(LittleEndianKet):
+        pass
+
+    class Right(LittleEndianKet):
+        pass
+
+    class Wide(LittleEndianKet):
+        pass
+
+    class Narrow(LittleEndianKet):
+        pass
+
+    def to(kind):
+        return lambda state: kind(state._big_endian())
+
+    Left.converts_to = {Wide: to(Wide), Narrow: to(Narrow)}  # Wide first for Left,
+    Right.converts_to = {Narrow: to(Narrow), Wide: to(Wide)}  # Narrow first for Right: a tie, broken by name
+    x, y = random_ket(13), random_ket(14)
+    ab = common_form(Left(x), Right(y))
+    ba = common_form(Right(y), Left(x))
+    assert {type(s) for s in ab} == {type(s) for s in ba} == {Narrow}
+    Left.converts_to = {Wide: to(Wide), Narrow: to(Narrow)}
+    Right.converts_to = {Wide: to(Wide)} | {Narrow: to(Narrow)}  # Wide is earliest in both lists together
+    assert {type(s) for s in common_form(Right(y), Left(x))} == {Wide}
+    Right.converts_to = {Narrow: to(Narrow)}  # the one kind both list
+    assert {type(s) for s in common_form(Right(y), Left(x))} == {Narrow}

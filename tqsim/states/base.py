@@ -322,18 +322,19 @@ def common_form(a: QuantumState, b: QuantumState) -> tuple[QuantumState, Quantum
     The rule: two states of one kind stay as they are. Otherwise each kind
     lists the kinds it converts to exactly (:attr:`QuantumState.converts_to`,
     most specific first): if one state's kind is in the other's list, the
-    other is converted to it; else both go to the first kind in the first
-    state's list that the second lists too; else both become StateVectors,
+    other is converted to it; else both go to the kind both lists share that
+    stands earliest in the two lists together (the same whichever state comes
+    first); else both become StateVectors,
     which every pure kind converts to. So a ProductState meets a
     BlockProductState as a BlockProductState and an MPS as an MPS; a
     BlockProductState, an MPS and a StateVector meet as StateVectors. The
     pair is then measured with that kind's :meth:`~QuantumState.inner` and
     :meth:`~QuantumState.distance`.
 
-    A pure state and a mixed one meet in :mod:`tqsim.info` instead: the pure
-    one as its StateVector against the mixed one's density matrix
-    (``<psi|rho|psi>`` for the fidelity), and both as density matrices for
-    the distances; two mixed states meet as density matrices.
+    A pair with a mixed state in it is compared as two density matrices (the
+    rest of the rule, applied by each function of :mod:`tqsim.info`, since
+    the formula differs): for the fidelity the pure side may stay a ket,
+    ``<psi|rho|psi>``, which is the same number without forming its matrix.
 
     Parameters
     ----------
@@ -351,9 +352,11 @@ def common_form(a: QuantumState, b: QuantumState) -> tuple[QuantumState, Quantum
         return kind_a.converts_to[kind_b](a), b
     if kind_a in kind_b.converts_to:
         return a, kind_b.converts_to[kind_a](b)
-    for kind, convert in kind_a.converts_to.items():
-        if kind in kind_b.converts_to:
-            return convert(a), kind_b.converts_to[kind](b)
+    order_a, order_b = list(kind_a.converts_to), list(kind_b.converts_to)
+    shared = [kind for kind in order_a if kind in order_b]
+    if shared:  # the most specific for both, whichever state comes first
+        kind = min(shared, key=lambda k: (order_a.index(k) + order_b.index(k), k.__qualname__))
+        return kind_a.converts_to[kind](a), kind_b.converts_to[kind](b)
     return a.to_statevector(), b.to_statevector()
 
 
