@@ -73,3 +73,13 @@ def test_study_batch_agreement_small_prints_both_comparisons_per_family():
     assert len(rows) == 6, out
     # in complex128 a batch of six steps stays within 1e-10 of the runs alone, whatever the family
     assert all(float(cut) < 1e-10 for _, how, cut in rows if how == "batched"), out
+
+
+def test_bench_train_small_agrees_with_lightning_and_prints_the_ratio():
+    """Lightning's adjoint gradient is the oracle: the script refuses to time a step that disagrees."""
+    out = run(str(BENCHMARKS / "bench_train.py"), "--sizes", "8", "--depths", "2", "--rounds", "1", "--calls", "1")
+    row = re.search(r"^\| 8 \| 2 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.e+-]+) \|$", out, re.M)
+    assert row, out
+    ours, theirs, ratio, difference = map(float, row.groups())
+    assert abs(ratio - ours / theirs) < 0.02 * ratio + 0.01
+    assert difference < 1e-5  # complex64 loss and gradient, against Lightning's adjoint method

@@ -1,0 +1,213 @@
+"""One variational training step: tqsim against PennyLane Lightning's adjoint method.
+
+The step is the one ``tqsim maxcut`` takes: the one-directional family (per
+layer RY on every qubit, then the CNOT ladder q -> q+1) on a random 3-regular
+graph, loss ``-<C>`` with ``C = sum_(ij) w_ij (1 - Z_i Z_j) / 2``, forward and
+backward, complex64. The same circuit runs through
+
+- tqsim (``model.loss(model())`` then ``backward()``: autograd through the
+  fused dense evolution),
+- PennyLane's ``lightning.qubit`` with ``diff_method="adjoint"`` (one forward
+  pass, then one sweep that un-computes the gates: the fastest CPU gradient
+  PennyLane offers for this case),
+- PennyLane's ``default.qubit`` with torch backprop (``--default-qubit``; slow
+  past 16 qubits).
+
+Each simulator runs in a process of its own: Lightning's OpenMP threads,
+spinning after their parallel regions, slowed tqsim's next step by up to 7x
+when both ran in one process on a loaded machine (docs/benchmarks.md). Before
+timing, the loss and the gradient of every peer are compared with tqsim's, so
+all did the same work. Rounds alternate the simulators, one stepping at a
+time; each round times ``--calls`` steps of each and keeps their median; the
+table shows the median over rounds and the ratio tqsim / peer (below 1: tqsim
+is faster).
+``--busy 2`` runs everything beside two processes spinning on the CPU, as on
+a shared machine.
+
+    pip install -e ".[bench]"
+    python benchmarks/bench_train.py                       # n = 12, 16, 20; depth 1, 3, 6
+    python benchmarks/bench_train.py --busy 2              # the same beside two busy processes
+    python benchmarks/bench_train.py --sizes 12 --depths 1 --rounds 1   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from tqsim.bench.tools import busy_processes
+from tqsim.maxcut import MaxCutProblem, make_ansatz
+
+
+def require_pennylane():
+    try:
+        import pennylane as qml
+    except ImportError:
+        raise SystemExit("bench_train.py needs PennyLane and Lightning: pip install 'tqsim[bench]'") from None
+    return qml
+
+
+def tqsim_step(n: int, depth: int):
+    """A closure taking one training step, and a function returning (loss, gradient) of the current angles."""
+    problem = MaxCutProblem.random_regular(n, 3, seed=n)
+    model = make_ansatz("one-directional", problem, depth=depth, seed=0, dtype=torch.complex64)
+
+    def step():
+        model.zero_grad()
+        loss, _ = model.loss(model())
+        loss.backward()
+        return loss
+
+    def loss_and_grad():
+        loss = step()
+        return float(loss.detach()), model.theta.grad.detach().to(torch.float64).numpy().copy()
+
+    return problem, model.theta.detach().clone(), step, loss_and_grad
+
+
+def pennylane_step(qml, device_name: str, diff_method: str, problem: MaxCutProblem, theta: torch.Tensor):
+    """The same circuit and loss as a PennyLane QNode (PennyLane wires are qubits, big-endian as tqsim)."""
+    n = problem.num_nodes
+    edges = problem.edges.tolist()
+    weights = problem.weights.tolist()
+    observable = qml.Hamiltonian([-0.5 * w for w in weights], [qml.PauliZ(i) @ qml.PauliZ(j) for i, j in edges])
+    constant = 0.5 * sum(weights)
+    if device_name == "lightning.qubit":
+        device = qml.device(device_name, wires=n, c_dtype=np.complex64)
+    else:
+        device = qml.device(device_name, wires=n)
+
+    @qml.qnode(device, interface="torch", diff_method=diff_method)
+    def energy(angles):
+        for layer in range(angles.shape[0]):
+            for q in range(n):
+                qml.RY(angles[layer, q], wires=q)
+            for q in range(n - 1):
+                qml.CNOT(wires=[q, q + 1])
+        return qml.expval(observable)
+
+    angles = theta.to(torch.float32).clone().requires_grad_()
+
+    def step():
+        angles.grad = None
+        loss = -(constant + energy(angles))
+        loss.backward()
+        return loss
+
+    def loss_and_grad():
+        loss = step()
+        return float(loss.detach()), angles.grad.detach().to(torch.float64).numpy().copy()
+
+    return step, loss_and_grad
+
+
+def median_call_time(step, calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def serve(connection, simulator: str, n: int, depth: int, threads: int) -> None:  # pragma: no cover - a worker
+    """One simulator in a process of its own: answers "check" with (loss, gradient), a number k with a timing."""
+    torch.set_num_threads(threads)
+    problem, theta, step, loss_and_grad = tqsim_step(n, depth)
+    if simulator != "tqsim":
+        device_name, diff_method = PEERS[simulator]
+        step, loss_and_grad = pennylane_step(require_pennylane(), device_name, diff_method, problem, theta)
+    while True:
+        request = connection.recv()
+        if request is None:
+            return
+        if request == "check":
+            connection.send(loss_and_grad())
+        else:
+            step()  # warm-up inside the round, so each timing starts from the same cache state
+            connection.send(median_call_time(step, request))
+
+
+PEERS = {"lightning adjoint": ("lightning.qubit", "adjoint"), "default.qubit backprop": ("default.qubit", "backprop")}
+
+
+def measure(n: int, depth: int, rounds: int, calls: int, peers: list[str]) -> dict:
+    """Every simulator in its own process (two OpenMP runtimes in one process slow each other down,
+    see docs/benchmarks.md), stepping one at a time, in alternating rounds."""
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    try:
+        for name in ["tqsim", *peers]:
+            ours, theirs = context.Pipe()
+            process = context.Process(target=serve, args=(theirs, name, n, depth, torch.get_num_threads()),
+                                      daemon=True)
+            process.start()
+            workers[name] = (process, ours)
+        workers["tqsim"][1].send("check")
+        loss, grad = workers["tqsim"][1].recv()
+        agreement = {}
+        for name in peers:
+            workers[name][1].send("check")
+            their_loss, their_grad = workers[name][1].recv()
+            agreement[name] = max(abs(loss - their_loss), float(np.abs(grad - their_grad).max()))
+            if agreement[name] > 1e-3 * max(1.0, abs(loss)):
+                raise SystemExit(f"n={n} depth={depth}: {name} disagrees with tqsim by {agreement[name]:.2e}")
+        times = {name: [] for name in workers}
+        for _ in range(rounds):  # alternating rounds: the machine's state drifts for all alike
+            for name, (_, connection) in workers.items():
+                connection.send(calls)
+                times[name].append(connection.recv())
+    finally:
+        for process, connection in workers.values():
+            connection.send(None)
+            process.join(timeout=10)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return {"n": n, "depth": depth, "ms": {k: 1e3 * v for k, v in medians.items()},
+            "ratio": {k: medians["tqsim"] / v for k, v in medians.items() if k != "tqsim"},
+            "max_abs_difference": agreement}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[12, 16, 20])
+    parser.add_argument("--depths", type=int, nargs="+", default=[1, 3, 6])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--calls", type=int, default=5, help="timed steps per simulator per round (default 5)")
+    parser.add_argument("--busy", type=int, default=0, help="processes spinning beside the benchmark (default 0)")
+    parser.add_argument("--default-qubit", action="store_true", help="also time default.qubit with torch backprop")
+    parser.add_argument("--out", help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+    qml = require_pennylane()
+    from importlib.metadata import version
+
+    print(f"training step, one-directional family, complex64; torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), pennylane {qml.__version__}, "
+          f"lightning {version('pennylane_lightning')}; {args.busy} busy processes beside; "
+          f"medians of {args.rounds} alternating rounds of {args.calls} steps")
+    peers = ["lightning adjoint"] + (["default.qubit backprop"] if args.default_qubit else [])
+    print("| n | depth | tqsim ms | " + " | ".join(f"{p} ms | ratio tqsim/{p}" for p in peers)
+          + " | largest loss or gradient difference |")
+    print("|---|---|---|" + "---|---|" * len(peers) + "---|")
+    rows = []
+    with busy_processes(args.busy):
+        for n in args.sizes:
+            for depth in args.depths:
+                row = measure(n, depth, args.rounds, args.calls, peers)
+                rows.append(row)
+                cells = " | ".join(f"{row['ms'][p]:.2f} | {row['ratio'][p]:.2f}" for p in peers)
+                print(f"| {n} | {depth} | {row['ms']['tqsim']:.2f} | {cells} | "
+                      f"{max(row['max_abs_difference'].values()):.1e} |", flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"busy": args.busy, "threads": torch.get_num_threads(), "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
