@@ -62,3 +62,38 @@ def test_repeated_forward_passes_give_the_same_bits(family):
     with torch.no_grad():
         states = {model().amplitudes().numpy().tobytes() for _ in range(12)}
     assert len(states) == 1
+
+
+def test_small_dense_trainings_give_the_same_bits_on_one_and_two_threads():
+    """12 qubits is below tqsim's one-thread limit (2**14 amplitudes): the dense and product
+    runs no longer depend on the caller's thread count. The MPS run keeps the caller's threads."""
+    one, two = _train_in_fresh_process(1), _train_in_fresh_process(2)
+    dense = [key for key in one if "mps" not in key]
+    assert len(dense) == 7
+    for key in dense:
+        assert one[key] == two[key], f"{key}: 1 and 2 threads differ below the one-thread limit"
+
+
+def test_the_caller_s_thread_count_is_restored_after_small_work_and_after_an_error():
+    import tqsim as tq
+    from tqsim._threads import ONE_THREAD_AMPLITUDES, one_thread_if_small
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        with one_thread_if_small(ONE_THREAD_AMPLITUDES, torch.device("cpu")):
+            seen.append(torch.get_num_threads())
+        with one_thread_if_small(ONE_THREAD_AMPLITUDES + 1, torch.device("cpu")):
+            seen.append(torch.get_num_threads())
+        assert seen == [1, 2] and torch.get_num_threads() == 2
+        with pytest.raises(ValueError):
+            with one_thread_if_small(16, torch.device("cpu")):
+                raise ValueError("inside")
+        assert torch.get_num_threads() == 2
+        tq.Circuit(3).h(0).cx(0, 1).run()
+        with pytest.raises(ValueError):
+            tq.Circuit(3).ry(float("nan"), 0).run()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

@@ -22,6 +22,7 @@ import torch
 
 from .. import _checks
 from .._optional import require
+from .._threads import one_thread_if_small
 from ..info import entropy
 from .ansatz import MaxCutAnsatz, check_entropy_qubits, default_entropy_qubits
 from .graphed import GraphedStep
@@ -322,7 +323,11 @@ def train(
     params = list(model.parameters())
     entries = torch.arange(batch, device=dev)  # picks each seed's best candidate
     consistent = True  # the model and optimizer hold exactly the steps in the history
-    with bar, _StopRequest() as stop:  # the bar closes before any message below
+    # dense and product steps of small states run on one thread (tqsim/_threads.py); an MPS's
+    # work is set by its bonds, which grow while it trains, so it keeps the caller's threads
+    amplitudes = {"dense": batch * 2**model.num_qubits, "product": batch * 2 * model.num_qubits}.get(
+        model.backend, math.inf)
+    with bar, _StopRequest() as stop, one_thread_if_small(amplitudes, dev):  # the bar closes before any message below
         try:
             for step in range(start_step, steps):
                 if stop.requested:

@@ -23,6 +23,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 import torch
 
 from .. import _checks, fusion
+from .._threads import one_thread_if_small
 from ..channels import Channel
 from ..gates import Gate
 from ..paulis import as_observable
@@ -618,6 +619,11 @@ class DenseState(Exportable):
 
     def _evolve_checked(self, operations: list):
         """:meth:`evolve` for operations that have passed :func:`checked_operations`."""
+        with one_thread_if_small(self._data.numel(), self._data.device):
+            return self._evolve_fused(operations)
+
+    def _evolve_fused(self, operations: list):
+        """Fuse runs of gates into blocks and apply them, channels in between."""
         data = self._data
         track = torch.is_grad_enabled() and (
             data.requires_grad
