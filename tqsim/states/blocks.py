@@ -22,7 +22,7 @@ import torch
 
 from .. import _checks
 from ..gates import Gate, stacked_gate, stacking_key
-from ..paulis import as_observable, pauli_factors
+from ..paulis import pauli_factors
 from ..tensor.flat import apply_matrix, ket_reduced, permute_qubits, reduce_to
 from .base import (Exportable, check_index_width, checked_operations, inverse_cdf_draws, joint_distance,
                    measured_outcomes, orthogonal_part, reorder_reduced)
@@ -247,10 +247,6 @@ class BlockProductState(Exportable):
         return self.expectation_of_products(pauli_factors(terms, self.dtype, self.device))
 
     # -------------------------------------------------------------- read-out
-    def expectation(self, observable) -> torch.Tensor:
-        """<O> for a PauliString, PauliSum or text: per term, a product of block expectations."""
-        return as_observable(observable).expectation(self)
-
     def expectation_of_products(self, terms) -> torch.Tensor:
         blocks = self.blocks()
         owner = {q: b for b, (qubits, _) in enumerate(blocks) for q in qubits}

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from .. import _checks
-from ..paulis import as_observable
 from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, num_qubits_of, trace_out
 from ..tensor.matfunc import hermitian_eigvalsh
 from .base import DenseState, dense_pauli_expectation, reorder_reduced
@@ -117,10 +116,6 @@ class DensityMatrix(DenseState):
     def trace(self) -> torch.Tensor:
         """Tr(rho), real."""
         return self.probabilities().sum(-1)
-
-    def expectation(self, observable) -> torch.Tensor:
-        """Tr(rho O) for a PauliString, PauliSum or a string like ``"Z0 Z1"``."""
-        return as_observable(observable).expectation(self)
 
     def to_statevector(self):
         raise TypeError(

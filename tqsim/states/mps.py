@@ -29,7 +29,7 @@ from typing import Sequence
 import torch
 
 from .. import _checks, fusion
-from ..paulis import as_observable, pauli_factors
+from ..paulis import pauli_factors
 from ..tensor.contract import contract
 from ..tensor.flat import gram_over_axes, permute_qubits, run_grouped_shape
 from ..tensor.svd import svd, truncated_svd
@@ -359,10 +359,6 @@ class MPS(Exportable):
         return _environments_reduced(span, local)
 
     # -------------------------------------------------------------- read-out
-    def expectation(self, observable) -> torch.Tensor:
-        """<psi|O|psi> for a PauliString, PauliSum or text such as ``"Z0 Z1"``."""
-        return as_observable(observable).expectation(self)
-
     def pauli_expectation(self, terms) -> torch.Tensor:
         """``sum_t c_t <psi|P_t|psi>`` through :meth:`expectation_of_products`."""
         return self.expectation_of_products(pauli_factors(terms, self.dtype, self.device))

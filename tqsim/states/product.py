@@ -20,7 +20,7 @@ import torch
 
 from .. import _checks
 from ..gates import Gate
-from ..paulis import as_observable, pauli_factors
+from ..paulis import pauli_factors
 from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix
 from ..tensor.matfunc import hermitian_eigvalsh
 from ..tensor.svd import svd
@@ -202,10 +202,6 @@ class ProductState(Exportable):
         return self.expectation_of_products(pauli_factors(terms, self.dtype, self.device))
 
     # -------------------------------------------------------------- read-out
-    def expectation(self, observable) -> torch.Tensor:
-        """<O> for a PauliString, PauliSum or text: a product of 1-qubit expectations per term."""
-        return as_observable(observable).expectation(self)
-
     def expectation_of_products(self, terms) -> torch.Tensor:
         total = torch.zeros((), dtype=_checks.real_dtype(self.dtype), device=self.device)
         v = self.vectors

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from .. import _checks
-from ..paulis import as_observable
 from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, flip_qubits, ket_reduced, num_qubits_of
 from .base import DenseState, dense_pauli_expectation, reorder_reduced
 
@@ -146,10 +145,6 @@ class StateVector(DenseState):
         """<self|other>."""
         _same_size(self, other)
         return (self._data.conj() * other._data).sum(-1)
-
-    def expectation(self, observable) -> torch.Tensor:
-        """<psi|O|psi> for a PauliString, PauliSum or a string like ``"Z0 Z1 + 0.5 X2"``."""
-        return as_observable(observable).expectation(self)
 
     def to_statevector(self) -> "StateVector":
         return self
