@@ -5,8 +5,9 @@ layer RY on every qubit, then the CNOT ladder q -> q+1) on a random 3-regular
 graph, loss ``-<C>`` with ``C = sum_(ij) w_ij (1 - Z_i Z_j) / 2``, forward and
 backward, complex64. The same circuit runs through
 
-- tqsim (``model.loss(model())`` then ``backward()``: autograd through the
-  fused dense evolution),
+- tqsim (``model.loss(model())`` then ``backward()``), with its default
+  gradient method ("auto": autograd below 2**21 amplitudes, the adjoint
+  method from there) or the ones ``--methods`` names,
 - PennyLane's ``lightning.qubit`` with ``diff_method="adjoint"`` (one forward
   pass, then one sweep that un-computes the gates: the fastest CPU gradient
   PennyLane offers for this case),
@@ -22,12 +23,15 @@ time; each round times ``--calls`` steps of each and keeps their median; the
 table shows the median over rounds and the ratio tqsim / peer (below 1: tqsim
 is faster).
 ``--busy 2`` runs everything beside two processes spinning on the CPU, as on
-a shared machine.
+a shared machine. "peak" is how much the process's peak resident memory grew
+while it stepped, in states of ``2**n`` complex64 amplitudes (each simulator
+runs in a fresh process, so this is the step's own memory).
 
     pip install -e ".[bench]"
     python benchmarks/bench_train.py                       # n = 12, 16, 20; depth 1, 3, 6
     python benchmarks/bench_train.py --busy 2              # the same beside two busy processes
     python benchmarks/bench_train.py --sizes 12 --depths 1 --rounds 1   # a quick look
+    python benchmarks/bench_train.py --sizes 22 24 --depths 6 --methods adjoint autograd --rounds 1 --calls 1
 """
 
 from __future__ import annotations
@@ -35,13 +39,16 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import resource
 import statistics
 import time
 
 import numpy as np
 import torch
 
+import tqsim as tq
 from tqsim.bench.tools import busy_processes
+from tqsim.states.adjoint import GRADIENT_METHODS
 from tqsim.maxcut import MaxCutProblem, make_ansatz
 
 
@@ -117,18 +124,26 @@ def median_call_time(step, calls: int) -> float:
 
 
 def serve(connection, simulator: str, n: int, depth: int, threads: int) -> None:  # pragma: no cover - a worker
-    """One simulator in a process of its own: answers "check" with (loss, gradient), a number k with a timing."""
+    """One simulator in a process of its own: answers "check" with (loss, gradient), "peak" with the growth of
+    its peak resident memory in states, a number k with a timing."""
     torch.set_num_threads(threads)
     problem, theta, step, loss_and_grad = tqsim_step(n, depth)
-    if simulator != "tqsim":
+    if simulator.startswith("tqsim"):
+        tq.set_gradient_method(simulator.split()[1])
+    else:
         device_name, diff_method = PEERS[simulator]
         step, loss_and_grad = pennylane_step(require_pennylane(), device_name, diff_method, problem, theta)
+    problem.cached_tensor("diagonal", torch.device("cpu"), torch.float32)  # data, not the step's memory
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     while True:
         request = connection.recv()
         if request is None:
             return
         if request == "check":
             connection.send(loss_and_grad())
+        elif request == "peak":
+            grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+            connection.send(grown * 1024 / (8 << n))
         else:
             step()  # warm-up inside the round, so each timing starts from the same cache state
             connection.send(median_call_time(step, request))
@@ -137,40 +152,45 @@ def serve(connection, simulator: str, n: int, depth: int, threads: int) -> None:
 PEERS = {"lightning adjoint": ("lightning.qubit", "adjoint"), "default.qubit backprop": ("default.qubit", "backprop")}
 
 
-def measure(n: int, depth: int, rounds: int, calls: int, peers: list[str]) -> dict:
+def measure(n: int, depth: int, rounds: int, calls: int, methods: list[str], peers: list[str]) -> dict:
     """Every simulator in its own process (two OpenMP runtimes in one process slow each other down,
     see docs/benchmarks.md), stepping one at a time, in alternating rounds."""
     context = multiprocessing.get_context("spawn")
+    ours = [f"tqsim {m}" for m in methods]
     workers = {}
     try:
-        for name in ["tqsim", *peers]:
-            ours, theirs = context.Pipe()
-            process = context.Process(target=serve, args=(theirs, name, n, depth, torch.get_num_threads()),
+        for name in [*ours, *peers]:
+            parent, child = context.Pipe()
+            process = context.Process(target=serve, args=(child, name, n, depth, torch.get_num_threads()),
                                       daemon=True)
             process.start()
-            workers[name] = (process, ours)
-        workers["tqsim"][1].send("check")
-        loss, grad = workers["tqsim"][1].recv()
+            workers[name] = (process, parent)
+        workers[ours[0]][1].send("check")
+        loss, grad = workers[ours[0]][1].recv()
         agreement = {}
-        for name in peers:
+        for name in [*ours[1:], *peers]:
             workers[name][1].send("check")
             their_loss, their_grad = workers[name][1].recv()
             agreement[name] = max(abs(loss - their_loss), float(np.abs(grad - their_grad).max()))
             if agreement[name] > 1e-3 * max(1.0, abs(loss)):
-                raise SystemExit(f"n={n} depth={depth}: {name} disagrees with tqsim by {agreement[name]:.2e}")
+                raise SystemExit(f"n={n} depth={depth}: {name} disagrees with {ours[0]} by {agreement[name]:.2e}")
         times = {name: [] for name in workers}
         for _ in range(rounds):  # alternating rounds: the machine's state drifts for all alike
             for name, (_, connection) in workers.items():
                 connection.send(calls)
                 times[name].append(connection.recv())
+        peaks = {}
+        for name, (_, connection) in workers.items():
+            connection.send("peak")
+            peaks[name] = connection.recv()
     finally:
         for process, connection in workers.values():
             connection.send(None)
             process.join(timeout=10)
     medians = {name: statistics.median(t) for name, t in times.items()}
     return {"n": n, "depth": depth, "ms": {k: 1e3 * v for k, v in medians.items()},
-            "ratio": {k: medians["tqsim"] / v for k, v in medians.items() if k != "tqsim"},
-            "max_abs_difference": agreement}
+            "ratio": {(m, p): medians[m] / medians[p] for m in ours for p in peers},
+            "peak_states": peaks, "max_abs_difference": agreement}
 
 
 def main(argv=None) -> int:
@@ -181,6 +201,8 @@ def main(argv=None) -> int:
     parser.add_argument("--calls", type=int, default=5, help="timed steps per simulator per round (default 5)")
     parser.add_argument("--busy", type=int, default=0, help="processes spinning beside the benchmark (default 0)")
     parser.add_argument("--default-qubit", action="store_true", help="also time default.qubit with torch backprop")
+    parser.add_argument("--methods", nargs="+", default=["auto"], choices=GRADIENT_METHODS,
+                        help="tqsim's gradient methods to time, each in its own process (default: auto)")
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args(argv)
     qml = require_pennylane()
@@ -191,18 +213,24 @@ def main(argv=None) -> int:
           f"lightning {version('pennylane_lightning')}; {args.busy} busy processes beside; "
           f"medians of {args.rounds} alternating rounds of {args.calls} steps")
     peers = ["lightning adjoint"] + (["default.qubit backprop"] if args.default_qubit else [])
-    print("| n | depth | tqsim ms | " + " | ".join(f"{p} ms | ratio tqsim/{p}" for p in peers)
-          + " | largest loss or gradient difference |")
-    print("|---|---|---|" + "---|---|" * len(peers) + "---|")
+    ours = [f"tqsim {m}" for m in args.methods]
+    print("| n | depth | " + " | ".join(f"{m} ms | {m} peak" for m in ours)
+          + " | " + " | ".join(f"{p} ms | {p} peak" for p in peers) + " | "
+          + " | ".join(f"{m} / {p}" for m in ours for p in peers) + " | largest loss or gradient difference |")
+    columns = 2 * (len(ours) + len(peers)) + len(ours) * len(peers) + 3
+    print("|" + "---|" * columns)
     rows = []
     with busy_processes(args.busy):
         for n in args.sizes:
             for depth in args.depths:
-                row = measure(n, depth, args.rounds, args.calls, peers)
+                row = measure(n, depth, args.rounds, args.calls, args.methods, peers)
                 rows.append(row)
-                cells = " | ".join(f"{row['ms'][p]:.2f} | {row['ratio'][p]:.2f}" for p in peers)
-                print(f"| {n} | {depth} | {row['ms']['tqsim']:.2f} | {cells} | "
-                      f"{max(row['max_abs_difference'].values()):.1e} |", flush=True)
+                cells = " | ".join(f"{row['ms'][name]:.2f} | {row['peak_states'][name]:.1f}" for name in ours + peers)
+                ratios = " | ".join(f"{row['ratio'][(m, p)]:.2f}" for m in ours for p in peers)
+                print(f"| {n} | {depth} | {cells} | {ratios} | {max(row['max_abs_difference'].values()):.1e} |",
+                      flush=True)
+    for row in rows:  # JSON keys are strings
+        row["ratio"] = {f"{m} / {p}": r for (m, p), r in row["ratio"].items()}
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"busy": args.busy, "threads": torch.get_num_threads(), "rows": rows}, f, indent=1)

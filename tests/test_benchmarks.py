@@ -77,9 +77,12 @@ def test_study_batch_agreement_small_prints_both_comparisons_per_family():
 
 def test_bench_train_small_agrees_with_lightning_and_prints_the_ratio():
     """Lightning's adjoint gradient is the oracle: the script refuses to time a step that disagrees."""
-    out = run(str(BENCHMARKS / "bench_train.py"), "--sizes", "8", "--depths", "2", "--rounds", "1", "--calls", "1")
-    row = re.search(r"^\| 8 \| 2 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.e+-]+) \|$", out, re.M)
+    out = run(str(BENCHMARKS / "bench_train.py"), "--sizes", "8", "--depths", "2", "--rounds", "1", "--calls", "1",
+              "--methods", "adjoint", "autograd")
+    number = r"([\d.e+-]+)"
+    row = re.search(r"^\| 8 \| 2 \| " + r" \| ".join([number] * 9) + r" \|$", out, re.M)
     assert row, out
-    ours, theirs, ratio, difference = map(float, row.groups())
-    assert abs(ratio - ours / theirs) < 0.02 * ratio + 0.01
+    adjoint, _, autograd, _, theirs, _, ratio_adjoint, ratio_autograd, difference = map(float, row.groups())
+    assert abs(ratio_adjoint - adjoint / theirs) < 0.02 * ratio_adjoint + 0.01
+    assert abs(ratio_autograd - autograd / theirs) < 0.02 * ratio_autograd + 0.01
     assert difference < 1e-5  # complex64 loss and gradient, against Lightning's adjoint method

@@ -32,7 +32,7 @@ def test_apply_matrix_matches_kronecker(qubits, dtype, tol, rng):
     np.testing.assert_allclose(got.numpy(), expected, atol=tol)
 
 
-@pytest.mark.parametrize("qubits", [[1], [0, 3], [3, 1]], ids=str)
+@pytest.mark.parametrize("qubits", [[1], [2], [0, 1], [1, 2], [0, 3], [3, 1]], ids=str)
 def test_apply_matrix_batched_state_and_matrix(qubits, rng):
     n, batch = 4, 3
     us = [random_unitary(len(qubits), rng) for _ in range(batch)]

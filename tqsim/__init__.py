@@ -28,6 +28,7 @@ from .info import (
 )
 from .observables import PauliString, PauliSum
 from .states import MPS, BlockProductState, DensityMatrix, ProductState, StateVector
+from .states.adjoint import gradient_method, set_gradient_method
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ __all__ = [
     "entropy",
     "fidelity",
     "gates",
+    "gradient_method",
     "hellinger_distance",
     "linear_entropy",
     "load_qasm",
@@ -61,6 +63,7 @@ __all__ = [
     "qubit_states",
     "relative_entropy",
     "schmidt_values",
+    "set_gradient_method",
     "tensor",
     "trace_distance",
 ]

@@ -18,14 +18,16 @@ qsim does).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from functools import lru_cache
+from typing import NamedTuple, Sequence
 
 import torch
 
 from .gates import Gate, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
 
-__all__ = ["Block", "applies_apart", "block_size", "build_operator", "gate_operators", "plan"]
+__all__ = ["Block", "Step", "applies_apart", "block_size", "build_operator", "gate_operators", "plan", "schedule",
+           "step_operators"]
 
 
 @dataclass
@@ -73,11 +75,11 @@ def plan(gates: Sequence[Gate], max_qubits: int) -> list[Block]:
 
     Greedy: each qubit has at most one open block; a gate joins the open blocks
     of its qubits when their union, widened to its contiguous span where that
-    fits, stays within ``max_qubits``; otherwise those blocks are closed and the
-    gate opens a new one. Open blocks act on disjoint qubits, so closing them
-    in any order keeps the circuit's meaning. A gate on more than
-    ``max_qubits`` qubits therefore always sits alone in its block (see
-    :func:`applies_apart`).
+    fits, stays within ``max_qubits``; otherwise the largest of those blocks
+    are closed until the gate fits with the others, and it joins them. Open
+    blocks act on disjoint qubits, so closing them in any order keeps the
+    circuit's meaning. A gate on more than ``max_qubits`` qubits therefore
+    always sits alone in its block (see :func:`applies_apart`).
     """
     done: list[Block] = []
     open_block: dict[int, Block] = {}
@@ -93,9 +95,12 @@ def plan(gates: Sequence[Gate], max_qubits: int) -> list[Block]:
         elif len(union) <= max_qubits:
             merged_from, qubits = touched, union
         else:
-            for b in touched:
-                _close(b, open_block, done)
-            merged_from, qubits = [], set(gate.qubits)
+            # close the largest touched blocks until the gate fits with the rest: a lone
+            # 1-qubit gate left open joins the next block instead of costing a pass of its own
+            kept = sorted(touched, key=lambda b: len(b.qubits))
+            while kept and len(set(gate.qubits).union(*(b.qubits for b in kept))) > max_qubits:
+                _close(kept.pop(), open_block, done)
+            merged_from, qubits = kept, set(gate.qubits).union(*(b.qubits for b in kept))
         block = Block(tuple(sorted(qubits)))
         for b in sorted(merged_from, key=lambda b: b.qubits):
             block.gates.extend(b.gates)
@@ -154,23 +159,109 @@ def build_operator(
     """
     if operators is None:
         operators = gate_operators(block.gates, dtype, device)
-    m = len(block.qubits)
-    local = {q: j for j, q in enumerate(block.qubits)}
     if len(block.gates) == 1 and block.gates[0].qubits == block.qubits:
         return operators[id(block.gates[0])]
-    if block.is_diagonal:
+    local = {q: j for j, q in enumerate(block.qubits)}
+    factors = [(operators[id(g)], [local[q] for q in g.qubits], g.is_diagonal, bool(g.batch_shape))
+               for g in block.gates]
+    return _compose(factors, len(block.qubits), block.is_diagonal, dtype, device)
+
+
+def _compose(factors, m: int, diagonal: bool, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The product of ``factors`` ``(operator, local targets, is_diagonal, has batch axes)`` on ``m`` qubits."""
+    if diagonal:
         op = torch.ones(1 << m, dtype=dtype, device=device)
-        for g in block.gates:
-            op = apply_diagonal(op, operators[id(g)], [local[q] for q in g.qubits])
+        for factor, targets, _, _ in factors:
+            op = apply_diagonal(op, factor, targets)
         return op
     columns = torch.eye(1 << m, dtype=dtype, device=device)  # row j = column j of the operator
-    for g in block.gates:
-        op = operators[id(g)]
-        targets = [local[q] for q in g.qubits]
-        if g.batch_shape:
-            op = op.unsqueeze(-3 if not g.is_diagonal else -2)
-        if g.is_diagonal:
-            columns = apply_diagonal(columns, op, targets)
+    for factor, targets, is_diagonal, batched in factors:
+        if batched:
+            factor = factor.unsqueeze(-2 if is_diagonal else -3)
+        if is_diagonal:
+            columns = apply_diagonal(columns, factor, targets)
         else:
-            columns = apply_matrix(columns, op, targets)
+            columns = apply_matrix(columns, factor, targets)
     return columns.mT
+
+
+# ------------------------------------------------- schedules reused across runs
+
+
+class Step(NamedTuple):
+    """One block of a :func:`schedule`: the gates ``members`` (indices into the run) on ``qubits``."""
+
+    qubits: tuple[int, ...]  # ascending
+    members: tuple[int, ...]
+    local: tuple[tuple[int, ...], ...]  # each member's qubits as positions in ``qubits``
+    is_diagonal: bool
+    apart: bool  # a wide controlled gate, applied by the state on its own (:func:`applies_apart`)
+
+
+class _Shape(NamedTuple):
+    """What :func:`plan` reads of a gate."""
+
+    qubits: tuple[int, ...]
+    is_diagonal: bool
+
+
+def schedule(gates: Sequence[Gate], max_qubits: int) -> tuple[Step, ...]:
+    """:func:`plan` as indices, computed once per circuit structure.
+
+    The plan depends on the gates' qubits alone (and on which are wide
+    controlled gates), never on their angles, so a training loop that
+    rebuilds the same circuit with new angles every step plans it once.
+    """
+    key = tuple((g.qubits, g.is_diagonal, applies_apart(g, max_qubits)) for g in gates)
+    return _schedule(key, max_qubits)
+
+
+@lru_cache(maxsize=64)
+def _schedule(key: tuple, max_qubits: int) -> tuple[Step, ...]:
+    shapes = [_Shape(qubits, diagonal) for qubits, diagonal, _ in key]
+    index = {id(s): j for j, s in enumerate(shapes)}
+    steps = []
+    for block in plan(shapes, max_qubits):
+        members = tuple(index[id(s)] for s in block.gates)
+        position = {q: j for j, q in enumerate(block.qubits)}
+        local = tuple(tuple(position[q] for q in s.qubits) for s in block.gates)
+        steps.append(Step(block.qubits, members, local, block.is_diagonal, key[members[0]][2]))
+    return tuple(steps)
+
+
+def step_operators(
+    steps: Sequence[Step], gates: Sequence[Gate], dtype: torch.dtype, device: torch.device
+) -> list[torch.Tensor | None]:
+    """The operator of every step (``None`` for steps applied apart), blocks built together.
+
+    Gate operators come from :func:`gate_operators` (one call per kind of
+    gate). Blocks with the same structure (operators of the same shapes on the
+    same local qubits: every layer of a layered ansatz) are then composed as
+    one batch, so the number of tiny kernels follows the number of distinct
+    block shapes, not the number of blocks.
+    """
+    operators = gate_operators([gates[j] for step in steps if not step.apart for j in step.members], dtype, device)
+    groups: dict = {}
+    for i, step in enumerate(steps):
+        if not step.apart:
+            shapes = tuple((gates[j].is_diagonal, operators[id(gates[j])].shape) for j in step.members)
+            groups.setdefault((step.local, step.is_diagonal, len(step.qubits), shapes), []).append(i)
+    result: list[torch.Tensor | None] = [None] * len(steps)
+    for (locals_, diagonal, m, shapes), indices in groups.items():
+        if len(indices) == 1 or (len(locals_) == 1 and locals_[0] == tuple(range(m))):
+            for i in indices:  # nothing to share: one block, or a gate that is its own block
+                block = Block(steps[i].qubits, [gates[j] for j in steps[i].members])
+                result[i] = build_operator(block, dtype, device, operators)
+            continue
+        factors, stacked = [], False
+        for j, (targets, (is_diagonal, shape)) in enumerate(zip(locals_, shapes)):
+            ops = [operators[id(gates[steps[i].members[j]])] for i in indices]
+            if all(op is ops[0] for op in ops):  # a fixed gate: one operator serves all
+                factors.append((ops[0], list(targets), is_diagonal, len(shape) > (1 if is_diagonal else 2)))
+            else:
+                factors.append((torch.stack(ops), list(targets), is_diagonal, True))
+                stacked = True
+        built = _compose(factors, m, diagonal, dtype, device)
+        for i, op in zip(indices, built.unbind(0) if stacked else [built] * len(indices)):
+            result[i] = op
+    return result

@@ -24,6 +24,7 @@ import torch
 
 from .. import _checks, fusion
 from .._threads import one_thread_if_small
+from .adjoint import evolve_adjoint, uses_adjoint
 from ..channels import Channel
 from ..gates import Gate
 from ..paulis import as_observable
@@ -559,7 +560,7 @@ class Exportable(QuantumState):
 class DenseState(Exportable):
     """A flat tensor over qubits plus the bookkeeping around it.
 
-    Subclasses define how gates and channels act (:meth:`_apply_gate_operator`,
+    Subclasses define how gates and channels act (:meth:`_apply_step`,
     :meth:`_apply_channel`) and what probabilities are.
     """
 
@@ -630,35 +631,59 @@ class DenseState(Exportable):
             or any(isinstance(p, torch.Tensor) and p.requires_grad for op in operations for p in op.params)
         )
         max_qubits = fusion.block_size(data.is_cuda, track)
+        runs = _gate_runs(operations)
+        reversible = track and self._adjoint and len(runs) == 1 and runs[0][1] is None
+        if reversible and uses_adjoint(self._evolved_size(runs[0][0])):
+            gates = runs[0][0]
+            steps = fusion.schedule(gates, max_qubits)
+            operators = self._step_operators(steps, gates)
+            return type(self)(evolve_adjoint(data, steps, operators, gates, _Buffers), self.num_qubits)
         buffers = None if track else _Buffers()
-        gates: list[Gate] = []
-        for op in operations + [None]:
-            if isinstance(op, Gate):
-                gates.append(op)
-                continue
-            fused = [g for g in gates if not fusion.applies_apart(g, max_qubits)]
-            operators = fusion.gate_operators(fused, self.dtype, self.device)
-            for block in fusion.plan(gates, max_qubits):
-                if fusion.applies_apart(block.gates[0], max_qubits):  # alone in its block
-                    data = self._apply_controlled(data, block.gates[0], buffers)
-                    continue
-                operator = fusion.build_operator(block, self.dtype, self.device, operators)
-                data = self._apply_gate_operator(data, operator, block.qubits, block.is_diagonal, buffers)
-            gates = []
-            if op is not None:
-                data = self._apply_channel(data, op, buffers)
+        for gates, channel in runs:
+            steps = fusion.schedule(gates, max_qubits)
+            for step, op in zip(steps, self._step_operators(steps, gates)):
+                data = self._apply_step(data, op, step, gates[step.members[0]], buffers)
+            if channel is not None:
+                data = self._apply_channel(data, channel, buffers)
         return type(self)(data, self.num_qubits)
 
+    def _step_operators(self, steps, gates) -> list[torch.Tensor]:
+        """Every step's operator: fused blocks built together, target operators of wide controlled gates."""
+        operators = fusion.step_operators(steps, gates, self.dtype, self.device)
+        for i, step in enumerate(steps):
+            if step.apart:
+                operators[i] = gates[step.members[0]].target_operator(self.dtype, self.device)
+        return operators
+
+    def _evolved_size(self, gates) -> int:
+        """Amplitudes of the evolved kets: the state's, times a batch that batched gates add."""
+        batch = torch.broadcast_shapes(self._data.shape[:-1], *(g.batch_shape for g in gates))
+        return math.prod(batch) << self.num_qubits
+
     _takes_channels = False
+    #: pure kinds differentiate their gates by the adjoint method (:mod:`tqsim.states.adjoint`)
+    _adjoint = False
 
-    def _apply_gate_operator(self, data, op, qubits, is_diagonal, buffers):  # pragma: no cover
-        raise NotImplementedError
-
-    def _apply_controlled(self, data, gate: Gate, buffers):  # pragma: no cover
+    def _apply_step(self, data, op, step: fusion.Step, gate: Gate, buffers):  # pragma: no cover
+        """One fused step (``op`` its operator; for a wide controlled ``gate``, its target operator)."""
         raise NotImplementedError
 
     def _apply_channel(self, data, channel, buffers):  # pragma: no cover
         raise NotImplementedError
+
+
+def _gate_runs(operations: list) -> list[tuple[list[Gate], Channel | None]]:
+    """``[(run of gates, the channel after it or None), ...]``."""
+    runs, gates = [], []
+    for op in operations:
+        if isinstance(op, Gate):
+            gates.append(op)
+        else:
+            runs.append((gates, op))
+            gates = []
+    if gates or not runs:
+        runs.append((gates, None))
+    return runs
 
 
 class _Buffers:

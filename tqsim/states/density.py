@@ -174,6 +174,11 @@ class DensityMatrix(DenseState):
     def _flat(self, data: torch.Tensor) -> torch.Tensor:
         return data.reshape(*data.shape[:-2], -1)
 
+    def _apply_step(self, data, op, step, gate, buffers):
+        if step.apart:
+            return self._apply_controlled(data, op, gate, buffers)
+        return self._apply_gate_operator(data, op, step.qubits, step.is_diagonal, buffers)
+
     def _apply_gate_operator(self, data, op, qubits, is_diagonal, buffers):
         n = self.num_qubits
         columns = [n + q for q in qubits]
@@ -186,9 +191,8 @@ class DensityMatrix(DenseState):
         second = apply(first, op.conj(), columns, out=buffers.target(first, shape, first) if buffers else None)
         return second.reshape(*batch, 1 << n, 1 << n)
 
-    def _apply_controlled(self, data, gate, buffers):
+    def _apply_controlled(self, data, op, gate, buffers):
         n = self.num_qubits
-        op = gate.target_operator(self.dtype, self.device)
         core = 1 if gate.is_diagonal else 2
         flat = self._flat(data)
         batch = torch.broadcast_shapes(flat.shape[:-1], op.shape[: op.ndim - core])

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from .. import _checks
-from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, flip_qubits, ket_reduced, num_qubits_of
+from ..tensor.flat import flip_qubits, ket_reduced, num_qubits_of
+from .adjoint import ket_step
 from .base import DenseState, dense_pauli_expectation, reorder_reduced
 
 __all__ = ["StateVector"]
@@ -194,21 +195,10 @@ class StateVector(DenseState):
         return f"StateVector(num_qubits={self.num_qubits}{batch}, dtype={self.dtype}, device={self.device})"
 
     # ------------------------------------------------------------- evolution
-    def _apply_gate_operator(self, data, op, qubits, is_diagonal, buffers):
-        core = 1 if is_diagonal else 2
-        batch = torch.broadcast_shapes(data.shape[:-1], op.shape[: op.ndim - core])
-        out = buffers.target(data, batch + data.shape[-1:], avoid=data) if buffers else None
-        if is_diagonal:
-            return apply_diagonal(data, op, qubits, out=out)
-        return apply_matrix(data, op, qubits, out=out)
+    _adjoint = True
 
-    def _apply_controlled(self, data, gate, buffers):
-        """A wide controlled gate: its target operator on the amplitudes whose controls are all 1."""
-        op = gate.target_operator(self.dtype, self.device)
-        core = 1 if gate.is_diagonal else 2
-        batch = torch.broadcast_shapes(data.shape[:-1], op.shape[: op.ndim - core])
-        out = buffers.target(data, batch + data.shape[-1:], avoid=data) if buffers else None
-        return apply_controlled(data, op, gate.controls, gate.targets, gate.is_diagonal, out=out)
+    def _apply_step(self, data, op, step, gate, buffers):
+        return ket_step(data, op, step, gate, buffers)
 
 
 def _ket_weights(amps: torch.Tensor, flips: tuple[int, ...]) -> torch.Tensor:

@@ -1,0 +1,233 @@
+"""Fused gate steps on kets, and their gradient by the adjoint method.
+
+Autograd keeps the input of every fused block for its backward pass, so a
+circuit of ``b`` blocks holds ``b`` states until ``backward()``. Gates are
+unitary, so the backward pass can instead recompute each block's input from
+its output (``psi_in = M^dagger psi_out``) while it pulls the gradient back
+(``lambda_in = M^dagger lambda_out``): a forward pass between two ping-pong
+buffers, then one sweep that holds a few states whatever the depth. This is
+the adjoint method (T. Jones and J. Gacon, arXiv:2009.02823), which PennyLane
+Lightning uses for expectation values. Here it is the vector-Jacobian
+product of the whole evolution, so any loss of the final state (an
+expectation, a fidelity, an entropy) backpropagates through it and
+``loss.backward()`` reads as before.
+
+The gradient of a block's operator is the cross-Gram matrix
+``G_ij = sum_rest lambda_i conj(psi_j)`` over the amplitudes; autograd carries
+it on through the small operator construction to the angles. A second
+derivative (``create_graph=True``) replays the evolution under autograd.
+:func:`set_gradient_method` chooses between the two methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+import torch
+
+from ..fusion import Step
+from ..gates import Gate
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, grouped_shape, run_grouped_shape
+
+__all__ = ["ADJOINT_AMPLITUDES", "GRADIENT_METHODS", "gradient_method", "evolve_adjoint", "ket_step",
+           "set_gradient_method", "uses_adjoint"]
+
+#: What :func:`set_gradient_method` accepts.
+GRADIENT_METHODS = ("auto", "adjoint", "autograd")
+
+#: Under "auto", kets of at least this many amplitudes (batch included) use the adjoint method.
+#: Measured on a 2-core CPU (docs/benchmarks.md): autograd is faster up to 18 qubits and even at
+#: 20; from 22 qubits the adjoint method is faster (1.6x at depth 3, 3.3x at 24 qubits, depth 6).
+ADJOINT_AMPLITUDES = 2**21
+
+_setting = threading.local()
+
+
+def gradient_method() -> str:
+    """How gradients flow through a StateVector's gates in this thread: "auto" (the default), "adjoint" or "autograd"."""
+    return getattr(_setting, "method", "auto")
+
+
+def uses_adjoint(amplitudes: int) -> bool:
+    """Whether an evolution of kets holding ``amplitudes`` amplitudes in all differentiates by the adjoint method."""
+    method = gradient_method()
+    return method == "adjoint" or (method == "auto" and amplitudes >= ADJOINT_AMPLITUDES)
+
+
+class set_gradient_method:
+    """Choose how gradients flow through StateVector evolutions.
+
+    - ``"autograd"``: PyTorch records every fused block and keeps its input
+      state for the backward pass (one state per block).
+    - ``"adjoint"``: the adjoint method; a forward pass that keeps nothing,
+      then one backward sweep that un-computes the gates (a few states in all).
+    - ``"auto"`` (the default): the adjoint method for kets of at least
+      :data:`ADJOINT_AMPLITUDES` amplitudes, where it is the faster one,
+      autograd below.
+
+    All three give the same gradients to rounding, and ``loss.backward()``
+    reads the same. Works as a function and as a context manager, like
+    ``torch.set_grad_enabled``; the setting is per thread.
+
+    >>> import tqsim as tq
+    >>> with tq.set_gradient_method("adjoint"):
+    ...     pass  # evolutions here are differentiated by the adjoint method
+    """
+
+    def __init__(self, method: str):
+        if method not in GRADIENT_METHODS:
+            raise ValueError(f"gradient method must be one of {', '.join(map(repr, GRADIENT_METHODS))}, "
+                             f"got {method!r}")
+        self.previous = gradient_method()
+        _setting.method = method
+
+    def __enter__(self) -> "set_gradient_method":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _setting.method = self.previous
+
+
+def ket_step(data: torch.Tensor, op: torch.Tensor, step: Step, gate: Gate, buffers) -> torch.Tensor:
+    """Apply one fused step to flat kets ``(*batch, 2**n)``; ``gate`` is the step's
+    wide controlled gate when ``step.apart`` (``op`` its target operator)."""
+    core = 1 if step.is_diagonal else 2
+    batch = torch.broadcast_shapes(data.shape[:-1], op.shape[: op.ndim - core])
+    out = buffers.target(data, batch + data.shape[-1:], avoid=data) if buffers is not None else None
+    if step.apart:
+        return apply_controlled(data, op, gate.controls, gate.targets, gate.is_diagonal, out=out)
+    if step.is_diagonal:
+        return apply_diagonal(data, op, step.qubits, out=out)
+    return apply_matrix(data, op, step.qubits, out=out)
+
+
+def _inverse(op: torch.Tensor, step: Step) -> torch.Tensor:
+    # materialised: a lazily conjugated operand makes some matrix products copy the whole state
+    return (op.conj() if step.is_diagonal else op.mH).resolve_conj()
+
+
+def evolve_adjoint(data: torch.Tensor, steps: Sequence[Step], operators: Sequence[torch.Tensor],
+                   gates: Sequence[Gate], buffers_type) -> torch.Tensor:
+    """The kets after ``steps`` (operators from :func:`tqsim.fusion.step_operators`, target
+    operators for steps applied apart), differentiable by the adjoint method."""
+    apart = {i: gates[step.members[0]] for i, step in enumerate(steps) if step.apart}
+    program = (tuple(steps), apart, buffers_type)
+    return _AdjointEvolution.apply(data, program, *operators)
+
+
+class _AdjointEvolution(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, data, program, *operators):
+        steps, apart, buffers_type = program
+        buffers = buffers_type()
+        x = data
+        for i, (step, op) in enumerate(zip(steps, operators)):
+            x = ket_step(x, op, step, apart.get(i), buffers)
+        if x is data:  # no step: still a new tensor, as every evolution returns
+            x = data.clone()
+        ctx.program = program
+        ctx.save_for_backward(data, x, *operators)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        data, out, *operators = ctx.saved_tensors
+        steps, apart, buffers_type = ctx.program
+        wanted = ctx.needs_input_grad
+        if torch.is_grad_enabled():  # create_graph=True: replay under autograd for higher derivatives
+            found = _replayed_gradients(data, operators, steps, apart, grad_out, wanted)
+            return (found[0], None, *found[1:])
+        # the state and the gradient travel back together: one product per step un-computes both
+        buffers = buffers_type()
+        pair = torch.stack(torch.broadcast_tensors(out, grad_out))
+        grads: list[torch.Tensor | None] = [None] * len(steps)
+        for i in range(len(steps) - 1, -1, -1):
+            step, op = steps[i], operators[i]
+            if step.apart:
+                psi_in = ket_step(pair[0], _inverse(op, step), step, apart[i], None)
+                lam_in, grads[i] = _local_gradients(pair[1], psi_in, op, apart[i], wanted[2 + i])
+                pair = torch.stack([psi_in, lam_in])
+                continue
+            before = ket_step(pair, _inverse(op, step), step, None, buffers)
+            if wanted[2 + i]:
+                grads[i] = _operator_gradient(pair[1], before[0], op, step)
+            pair = before
+        lam = pair[1]
+        grad_data = lam.sum_to_size(data.shape).clone() if wanted[0] else None
+        return (grad_data, None, *grads)
+
+
+def _operator_gradient(lam: torch.Tensor, psi: torch.Tensor, op: torch.Tensor, step: Step) -> torch.Tensor:
+    """``sum over the other qubits of lam_i conj(psi_j)`` (``i == j`` for a diagonal), shaped like ``op``."""
+    core = 1 if step.is_diagonal else 2
+    op_batched = op.ndim > core
+    if step.is_diagonal:
+        shape, axes = run_grouped_shape(lam.shape[-1].bit_length() - 1, step.qubits)
+        batch = lam.shape[:-1]
+        product = (lam * psi.conj()).reshape(*batch, *shape)
+        others = [len(batch) + a for a in range(len(shape)) if a not in axes]
+        gram = product.sum(others).reshape(*batch, op.shape[-1])
+    else:
+        gram = _cross_gram(lam, psi, step.qubits, keep_batch=op_batched)
+    return gram.sum_to_size(op.shape)
+
+
+def _cross_gram(lam: torch.Tensor, psi: torch.Tensor, qubits: Sequence[int], keep_batch: bool) -> torch.Tensor:
+    """``G_ij = sum over all other indices of lam[.., i, ..] conj(psi[.., j, ..])`` for sorted ``qubits``.
+
+    The batch is summed over too unless ``keep_batch``. Targets at either end
+    of the register or with a long contiguous tail are matrix products of
+    views; otherwise the target axes are gathered first (one copy).
+    """
+    n = lam.shape[-1].bit_length() - 1
+    k = len(qubits)
+    dim = 1 << k
+    keep = lam.shape[:-1] if keep_batch else ()
+    lo, hi = qubits[0], qubits[-1]
+    if hi - lo + 1 == k:
+        after = 1 << (n - 1 - hi)
+        x = lam.reshape(*keep, -1, dim, after)
+        y = psi.reshape(*keep, -1, dim, after)
+        if after == 1:
+            return (y.squeeze(-1).mH @ x.squeeze(-1)).mT
+        if x.shape[-3] == 1:
+            return x.squeeze(-3) @ y.squeeze(-3).mH
+        if after >= dim:
+            return (x @ y.mH).sum(-3)
+        if after <= 4:  # rows of (target, trailing qubits): a wider Gram matrix, then its partial trace
+            wide = _cross_gram(lam, psi, list(range(lo, n)), keep_batch)
+            return wide.reshape(*keep, dim, after, dim, after).diagonal(dim1=-3, dim2=-1).sum(-1)
+        x, y = x.transpose(-3, -2), y.transpose(-3, -2)
+    else:
+        shape = grouped_shape(n, qubits)
+        nb = len(keep)
+        x = lam.reshape(*keep, -1, *shape[1:])
+        y = psi.reshape(*keep, -1, *shape[1:])
+        axes = [nb + 2 * j + 1 for j in range(k)]
+        x = torch.movedim(x, axes, list(range(nb, nb + k)))
+        y = torch.movedim(y, axes, list(range(nb, nb + k)))
+    x = x.reshape(*keep, dim, -1)
+    y = y.reshape(*keep, dim, -1)
+    return x @ y.mH
+
+
+def _local_gradients(lam, psi_in, op, gate: Gate, wants_op: bool):
+    """A wide controlled gate's step through autograd on this step alone: ``(lambda_in, grad of op)``."""
+    with torch.enable_grad():
+        x = psi_in.detach().requires_grad_()
+        o = op.detach().requires_grad_(wants_op)
+        y = apply_controlled(x, o, gate.controls, gate.targets, gate.is_diagonal)
+        found = torch.autograd.grad(y, [x, o] if wants_op else [x], lam)
+    return found[0], (found[1].sum_to_size(op.shape) if wants_op else None)
+
+
+def _replayed_gradients(data, operators, steps, apart, grad_out, wanted):
+    """The gradients with a graph of their own: the evolution rerun under autograd."""
+    with torch.enable_grad():
+        x = data
+        for i, (step, op) in enumerate(zip(steps, operators)):
+            x = ket_step(x, op, step, apart.get(i), None)
+        inputs = [t for t, w in zip([data, *operators], [wanted[0], *wanted[2:]]) if w]
+        found = iter(torch.autograd.grad(x, inputs, grad_out, create_graph=True, allow_unused=True))
+    return [next(found) if w else None for w in [wanted[0], *wanted[2:]]]
