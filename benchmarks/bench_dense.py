@@ -1,10 +1,34 @@
-"""Dense state-vector speed: tqsim against Qiskit Aer on the CPU, bandwidth on the GPU.
+"""Dense state-vector speed: tqsim against qsim, Lightning and Qiskit Aer on the CPU, bandwidth on the GPU.
 
-CPU (complex128): random circuits, RY on every qubit then a CZ brickwork, 10
-layers, at n = 16, 20, 22; the same circuit through Qiskit Aer's statevector
-method (its default gate fusion on) and through ``Circuit.run``, timed side by
-side in one process. Ratio = tqsim time / Aer time (below 1: tqsim is faster).
-The two final states are compared, so both did the same work.
+CPU: random circuits, RY on every qubit then a CZ brickwork, 10 layers, from
+|0...0>, at ``--sizes`` (default n = 12, 16, 20, 22, 24) in ``--dtypes``
+(default complex64 and complex128), through
+
+- tqsim: ``Circuit.run``, with the circuit built inside the timed region, so
+  its gate fusion is timed too,
+- qsim (``qsimcirq.QSimSimulator``) with ``max_fused_gate_size`` 2, 3 and 4,
+  the best of the three reported; qsim is single precision only, so it runs
+  in complex64 only,
+- PennyLane's ``lightning.qubit`` (``c_dtype`` the dtype), a QNode returning
+  ``qml.state()``,
+- Qiskit Aer's statevector method (``precision`` "single" or "double"), its
+  default gate fusion on.
+
+Every simulator gets the threads torch uses (qsim's own default is one
+thread). Cirq and PennyLane order qubits as tqsim does (qubit 0 most
+significant); Qiskit is little-endian, so our qubit q is its qubit n-1-q.
+Before timing, each peer's final state is compared with tqsim's: the script
+refuses to time a peer whose fidelity |<a|b>|^2 is off 1 by 1e-5 or more
+(complex64; 1e-10 in complex128), so all did the same work.
+
+Each simulator runs in a process of its own (two OpenMP runtimes in one
+process slow each other down, docs/benchmarks.md), one stepping at a time, in
+``--rounds`` alternating rounds; each round runs every simulator once to warm
+up, then times ``--calls`` runs and keeps their median. The table shows the
+median over rounds in ms, the ratio tqsim / peer (below 1: tqsim is faster)
+and the worst 1 - F. ``--busy 2`` runs everything beside two processes
+spinning on the CPU, as on a shared machine. ``--peers`` picks a subset;
+a peer whose package is missing is skipped unless asked for by name.
 
 GPU (complex64): effective bandwidth of one 1-qubit and one 2-qubit gate
 (bytes read + written / time) at n = 24, 28, 30, through ``tqsim.tensor.apply_matrix``
@@ -12,23 +36,44 @@ GPU (complex64): effective bandwidth of one 1-qubit and one 2-qubit gate
 grouped view and a device-to-device copy; ``state.apply`` adds the Python
 around it (building the gate matrix, checks), shown in its own column.
 
+    pip install -e ".[bench]"
     python benchmarks/bench_dense.py            # CPU part, then GPU part if CUDA is present
-    python benchmarks/bench_dense.py --gpu      # GPU part only (no Qiskit needed)
+    python benchmarks/bench_dense.py --busy 2   # the CPU part beside two busy processes
+    python benchmarks/bench_dense.py --sizes 12 16 --dtypes complex64 --peers qsim --rounds 1   # a quick look
+    python benchmarks/bench_dense.py --gpu      # GPU part only (no peer packages needed)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
+import multiprocessing
 import os
 import statistics
 import sys
+import time
+import traceback
 
 import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench.tools import brickwork, brickwork_circuit, median_time
+from tqsim.bench.tools import brickwork, brickwork_circuit, busy_processes
+
+DEPTH = 10
+DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
+TOLERANCE = {"complex64": 1e-5, "complex128": 1e-10}  # on 1 - fidelity
+QSIM_FUSIONS = (2, 3, 4)
+# peer: (modules it needs, distribution whose version labels it, label, dtypes it runs)
+PEERS = {
+    "qsim": (("qsimcirq", "cirq"), "qsimcirq", "qsim {} (best fusion)", ("complex64",)),
+    "lightning": (("pennylane", "pennylane_lightning"), "pennylane_lightning", "lightning.qubit {}",
+                  ("complex64", "complex128")),
+    "aer": (("qiskit", "qiskit_aer"), "qiskit-aer", "Aer {}", ("complex64", "complex128")),
+}
+SHORT = {"qsim": "qsim", "lightning": "lightning.qubit", "aer": "Aer"}
 
 
 def qiskit_circuit(n, layers):
@@ -45,31 +90,194 @@ def qiskit_circuit(n, layers):
     return qc
 
 
-def cpu_part(sizes, depth, repeats):
-    from qiskit_aer import AerSimulator
-    import qiskit_aer
+def cirq_circuit(n, layers):
+    import cirq
 
-    sim = AerSimulator(method="statevector", precision="double")
-    rows = []
-    print(f"\nCPU, complex128, RY + CZ brickwork, depth {depth}; torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), qiskit-aer {qiskit_aer.__version__}")
-    print("| n | tqsim (s) | Aer (s) | ratio tqsim/Aer | max |amp diff| |")
-    print("|---|---|---|---|---|")
-    for n in sizes:
-        layers = brickwork(n, depth, seed=n)
-        qc = qiskit_circuit(n, layers)
-        start = tq.StateVector.zeros(n, dtype=torch.complex128)
+    # Cirq orders qubits by LineQubit index, the first most significant: our qubit q is LineQubit(q)
+    qubits = cirq.LineQubit.range(n)
+    circuit = cirq.Circuit()
+    for angles, pairs in layers:
+        circuit.append(cirq.Moment(cirq.ry(float(a)).on(qubits[q]) for q, a in enumerate(angles)))
+        circuit.append(cirq.Moment(cirq.CZ(qubits[a], qubits[b]) for a, b in pairs))
+    return circuit
+
+
+def runners(simulator: str, n: int, dtype: str, threads: int) -> dict:
+    """``{variant: (run, state_of)}``: ``run()`` simulates the circuit, ``state_of(run())`` is its final
+    state as a NumPy vector in tqsim's qubit order. qsim has one variant per fusion size, the others one."""
+    layers = brickwork(n, DEPTH, seed=n)
+    if simulator == "tqsim":
+        torch.set_num_threads(threads)
+        start = tq.StateVector.zeros(n, dtype=DTYPES[dtype])
 
         def run_tqsim():
             return brickwork_circuit(n, layers).run(start)  # circuit built inside: fusion is timed
 
-        t_aer, res = median_time(lambda: sim.run(qc).result(), repeats)
-        t_tq, state = median_time(run_tqsim, repeats)
-        aer_state = np.asarray(res.get_statevector())
-        diff = float(np.abs(aer_state - state.amplitudes().numpy()).max())
-        rows.append({"n": n, "tqsim_s": t_tq, "aer_s": t_aer, "ratio": t_tq / t_aer, "max_diff": diff})
-        print(f"| {n} | {t_tq:.4f} | {t_aer:.4f} | {t_tq / t_aer:.2f} | {diff:.1e} |")
-    return rows
+        return {"": (run_tqsim, lambda state: state.amplitudes().detach().cpu().numpy())}
+    if simulator == "qsim":
+        import qsimcirq
+
+        circuit = cirq_circuit(n, layers)
+        sims = {f: qsimcirq.QSimSimulator(qsimcirq.QSimOptions(max_fused_gate_size=f, cpu_threads=threads))
+                for f in QSIM_FUSIONS}
+        return {f: (lambda sim=sim: sim.simulate(circuit), lambda result: result.final_state_vector)
+                for f, sim in sims.items()}
+    if simulator == "lightning":
+        import pennylane as qml
+
+        device = qml.device("lightning.qubit", wires=n, c_dtype=np.dtype(dtype).type)
+
+        @qml.qnode(device)
+        def state():  # PennyLane wires are big-endian as tqsim
+            for angles, pairs in layers:
+                for q, a in enumerate(angles):
+                    qml.RY(float(a), wires=q)
+                for a, b in pairs:
+                    qml.CZ(wires=[a, b])
+            return qml.state()
+
+        return {"": (state, np.asarray)}
+    if simulator == "aer":
+        from qiskit_aer import AerSimulator
+
+        sim = AerSimulator(method="statevector", precision="single" if dtype == "complex64" else "double",
+                           max_parallel_threads=threads)
+        qc = qiskit_circuit(n, layers)
+        return {"": (lambda: sim.run(qc).result(), lambda result: np.asarray(result.get_statevector()))}
+    raise ValueError(simulator)
+
+
+def median_call_time(run, calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def serve(connection, simulator: str, n: int, dtype: str, threads: int) -> None:  # pragma: no cover - a worker
+    """One simulator in a process of its own: answers "check" with ``{variant: final state}``, a number k
+    with ``{variant: median time of k runs}`` (each variant warmed up first), None by exiting."""
+    try:
+        variants = runners(simulator, n, dtype, threads)
+        while True:
+            request = connection.recv()
+            if request is None:
+                return
+            if request == "check":
+                connection.send({v: state_of(run()) for v, (run, state_of) in variants.items()})
+            else:
+                times = {}
+                for v, (run, _) in variants.items():
+                    run()  # warm-up inside the round, so each timing starts from the same cache state
+                    times[v] = median_call_time(run, request)
+                connection.send(times)
+    except Exception:
+        connection.send(("error", traceback.format_exc()))
+
+
+def ask(workers: dict, name: str, request):
+    connection = workers[name][1]
+    connection.send(request)
+    answer = connection.recv()
+    if isinstance(answer, tuple) and answer[:1] == ("error",):
+        raise SystemExit(f"{name} failed:\n{answer[1]}")
+    return answer
+
+
+def fidelity(a: np.ndarray, b: np.ndarray) -> float:
+    """|<a|b>|^2 in double precision: blind to a global phase, not to a wrong norm."""
+    return abs(np.vdot(a.astype(np.complex128), b.astype(np.complex128))) ** 2
+
+
+def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str]) -> dict:
+    """Every simulator in its own process, stepping one at a time, in alternating rounds."""
+    context = multiprocessing.get_context("spawn")
+    threads = torch.get_num_threads()
+    workers = {}
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # Lightning's OpenMP threads: as many as torch's
+    try:
+        for name in ["tqsim", *peers]:
+            parent, child = context.Pipe()
+            process = context.Process(target=serve, args=(child, name, n, dtype, threads), daemon=True)
+            process.start()
+            workers[name] = (process, parent)
+        if saved is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+        reference = ask(workers, "tqsim", "check")[""]
+        infidelity = {}
+        for name in peers:
+            for variant, state in ask(workers, name, "check").items():
+                miss = abs(1 - fidelity(reference, state))
+                infidelity[f"{name} {variant}".strip()] = miss
+                if not miss < TOLERANCE[dtype]:
+                    raise SystemExit(f"n={n} {dtype}: {name} {variant} disagrees with tqsim: "
+                                     f"1 - fidelity = {miss:.2e} (tolerance {TOLERANCE[dtype]:.0e})")
+        del reference
+        times = {name: [] for name in workers}
+        for _ in range(rounds):  # alternating rounds: the machine's state drifts for all alike
+            for name in workers:
+                times[name].append(ask(workers, name, calls))
+    finally:
+        for process, connection in workers.values():
+            try:
+                connection.send(None)
+            except OSError:
+                pass
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+    medians = {name: {v: statistics.median(r[v] for r in t) for v in t[0]} for name, t in times.items()}
+    ms = {name: 1e3 * min(m.values()) for name, m in medians.items()}
+    row = {"n": n, "dtype": dtype, "ms": ms, "ratio": {p: ms["tqsim"] / ms[p] for p in peers},
+           "one_minus_fidelity": infidelity}
+    if "qsim" in medians:
+        row["qsim_fusion_ms"] = {f: 1e3 * t for f, t in medians["qsim"].items()}
+        row["qsim_best_fusion"] = min(medians["qsim"], key=medians["qsim"].get)
+    return row
+
+
+def available_peers(asked: list[str] | None) -> list[str]:
+    """The peers to time: those asked for (all must be installed), or every installed one."""
+    chosen = []
+    for peer in asked or PEERS:
+        missing = [m for m in PEERS[peer][0] if importlib.util.find_spec(m) is None]
+        if not missing:
+            chosen.append(peer)
+            continue
+        message = f"bench_dense.py: {peer} needs {', '.join(missing)}: pip install 'tqsim[bench]'"
+        if asked:
+            raise SystemExit(message)
+        print(message + f" (skipping {peer})", file=sys.stderr)
+    return chosen
+
+
+def cpu_part(sizes, dtypes, rounds, calls, peers, busy):
+    threads = torch.get_num_threads()
+    labels = {p: PEERS[p][2].format(".".join(importlib.metadata.version(PEERS[p][1]).split(".")[:2]))
+              for p in peers}
+    versions = "".join(f", {PEERS[p][1]} {importlib.metadata.version(PEERS[p][1])}" for p in peers)
+    print(f"\nCPU, RY + CZ brickwork, depth {DEPTH}; torch {torch.__version__} ({threads} threads){versions}; "
+          f"{busy} busy processes beside; medians of {rounds} alternating rounds of {calls} runs")
+    print("| n | dtype | tqsim ms | " + "".join(f"{labels[p]} ms | " for p in peers)
+          + "".join(f"tqsim / {SHORT[p]} | " for p in peers) + "worst 1-F |")
+    print("|" + "---|" * (4 + 2 * len(peers)))
+    rows = []
+    with busy_processes(busy):
+        for n in sizes:
+            for dtype in dtypes:
+                here = [p for p in peers if dtype in PEERS[p][3]]
+                row = measure(n, dtype, rounds, calls, here)
+                rows.append(row)
+                cells = "".join(f"{row['ms'][p]:.3f} | " if p in here else "- | " for p in peers)
+                ratios = "".join(f"{row['ratio'][p]:.2f} | " if p in here else "- | " for p in peers)
+                worst = f"{max(row['one_minus_fidelity'].values()):.1e}" if here else "-"
+                print(f"| {n} | {dtype} | {row['ms']['tqsim']:.3f} | {cells}{ratios}{worst} |", flush=True)
+    return {"busy": busy, "threads": threads, "labels": labels, "rows": rows}
 
 
 def cuda_time(fn, repeats: int) -> float:
@@ -107,7 +315,7 @@ def gpu_part(sizes, repeats):
         nbytes = 2 * amps.numel() * amps.element_size()
         scratch = torch.empty_like(amps)
         t_copy = cuda_time(lambda: scratch.copy_(amps), repeats)
-        del scratch
+        scratch = None  # free it (not del: the timing lambdas close over the name)
         u2 = torch.linalg.qr(torch.randn(4, 4, dtype=torch.complex64, device="cuda", generator=gen))[0]
         cases = [
             ("1q RY", tq.gates.ry(0.3, n // 2), [n // 2]),
@@ -128,8 +336,7 @@ def gpu_part(sizes, repeats):
             rows.append(row)
             print(f"| {n} | {label} | {qubits} | {t * 1e3:.3f} | {row['tb_s']:.2f} | {row['einsum_tb_s']:.2f} | "
                   f"{row['copy_tb_s']:.2f} | {t_einsum / t:.1f}x | {t_api * 1e3:.3f} |")
-        del out
-        del state, amps
+        out = state = amps = None
         torch.cuda.empty_cache()
     print("\n| n | brickwork depth 10 on the GPU, complex64 (ms) |\n|---|---|")
     for n in sizes:
@@ -146,12 +353,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpu", action="store_true", help="GPU part only")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    parser.add_argument("--sizes", type=int, nargs="+", help="CPU sizes (default 12 16 20 22 24; --quick: 12 16)")
+    parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=list(DTYPES),
+                        help="CPU dtypes (default complex64 complex128)")
+    parser.add_argument("--peers", nargs="+", choices=list(PEERS),
+                        help="CPU peers to time (default: every one installed)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds on the CPU (default 5; --quick: 2)")
+    parser.add_argument("--calls", type=int, default=3, help="timed runs per simulator per round (default 3)")
+    parser.add_argument("--busy", type=int, default=0, help="processes spinning beside the CPU part (default 0)")
     parser.add_argument("--out", help="folder for bench_dense.json")
     args = parser.parse_args(argv)
     results = {}
     if not args.gpu:
-        sizes = (12, 16) if args.quick else (16, 20, 22)
-        results["cpu"] = cpu_part(sizes, depth=10, repeats=3 if args.quick else 7)
+        sizes = args.sizes or ([12, 16] if args.quick else [12, 16, 20, 22, 24])
+        rounds = args.rounds or (2 if args.quick else 5)
+        results["cpu"] = cpu_part(sizes, args.dtypes, rounds, args.calls, available_peers(args.peers), args.busy)
     if torch.cuda.is_available():
         sizes = (20, 24) if args.quick else (24, 28, 30)
         results["gpu"] = gpu_part(sizes, repeats=10 if args.quick else 30)
@@ -163,7 +379,6 @@ def main(argv=None) -> int:
         with open(os.path.join(args.out, "bench_dense.json"), "w") as f:
             json.dump(results, f, indent=2)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -252,3 +252,13 @@ def test_set_gradient_method_checks_its_argument_and_restores_the_previous_metho
         assert tq.gradient_method() == "adjoint"
     finally:
         tq.set_gradient_method("auto")
+
+
+@pytest.mark.parametrize("chunk", [8, 64, 1 << 18])
+def test_the_in_place_backward_sweep_in_chunks_of_any_size(chunk, monkeypatch):
+    monkeypatch.setattr(adjoint, "_CHUNK", chunk)
+    spec = circuit_spec(13)
+    theta0 = np.random.default_rng(14).uniform(-np.pi, np.pi, num_angles(spec))
+    _, grad_a, _ = gradient(spec, theta0, expectation, "adjoint")
+    _, grad_b, _ = gradient(spec, theta0, expectation, "autograd")
+    np.testing.assert_allclose(grad_a.numpy(), grad_b.numpy(), atol=1e-10)

@@ -75,6 +75,37 @@ def test_study_batch_agreement_small_prints_both_comparisons_per_family():
     assert all(float(cut) < 1e-10 for _, how, cut in rows if how == "batched"), out
 
 
+def test_bench_dense_small_checks_every_peer_state_and_prints_the_ratios():
+    """Each peer's final state must match tqsim's before it is timed; the ratios are tqsim ms / peer ms."""
+    import importlib.util
+
+    out = run(str(BENCHMARKS / "bench_dense.py"), "--sizes", "6", "--rounds", "1", "--calls", "1",
+              "--dtypes", "complex64", "complex128")
+    header = re.search(r"^\| n \| dtype \| tqsim ms \| (.*) \| worst 1-F \|$", out, re.M)
+    assert header, out
+    columns = header.group(1).split(" | ")
+    peers = [c[: -len(" ms")] for c in columns if c.endswith(" ms")]
+    ratios = [c for c in columns if c.startswith("tqsim / ")]
+    assert len(ratios) == len(peers) and len(columns) == 2 * len(peers), columns
+    installed = {"qsim": ("qsimcirq", "cirq"), "lightning.qubit": ("pennylane", "pennylane_lightning"),
+                 "Aer": ("qiskit", "qiskit_aer")}
+    for label, modules in installed.items():
+        if all(importlib.util.find_spec(m) for m in modules):
+            assert any(p.startswith(label + " ") for p in peers), (label, columns)
+    rows = dict(re.findall(r"^\| 6 \| (complex64|complex128) \| (.*) \|$", out, re.M))
+    assert sorted(rows) == ["complex128", "complex64"], out
+    for dtype, cells in rows.items():
+        cells = cells.split(" | ")
+        assert len(cells) == 2 * len(peers) + 2, cells
+        ours, times, shown, worst = float(cells[0]), cells[1:1 + len(peers)], cells[1 + len(peers):-1], cells[-1]
+        for peer, theirs, ratio in zip(peers, times, shown):
+            if peer.startswith("qsim") and dtype == "complex128":  # qsim is single precision only
+                assert theirs == ratio == "-", cells
+                continue
+            assert abs(float(ratio) - ours / float(theirs)) < 0.01 * float(ratio) + 0.006, (peer, cells)
+        if peers:
+            assert float(worst) < (1e-5 if dtype == "complex64" else 1e-10), (dtype, worst)
+
 def test_bench_train_small_agrees_with_lightning_and_prints_the_ratio():
     """Lightning's adjoint gradient is the oracle: the script refuses to time a step that disagrees."""
     out = run(str(BENCHMARKS / "bench_train.py"), "--sizes", "8", "--depths", "2", "--rounds", "1", "--calls", "1",

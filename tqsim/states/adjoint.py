@@ -127,19 +127,20 @@ class _AdjointEvolution(torch.autograd.Function):
         if x is data:  # no step: still a new tensor, as every evolution returns
             x = data.clone()
         ctx.program = program
-        ctx.save_for_backward(data, x, *operators)
+        # the input is kept only when it has a gradient of its own (a replay can un-compute it)
+        ctx.save_for_backward(data if data.requires_grad else None, x, *operators)
         return x
 
     @staticmethod
     def backward(ctx, grad_out):
         data, out, *operators = ctx.saved_tensors
-        steps, apart, buffers_type = ctx.program
+        steps, apart, _ = ctx.program
         wanted = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph=True: replay under autograd for higher derivatives
-            found = _replayed_gradients(data, operators, steps, apart, grad_out, wanted)
+            found = _replayed_gradients(data, out, operators, steps, apart, grad_out, wanted)
             return (found[0], None, *found[1:])
-        # the state and the gradient travel back together: one product per step un-computes both
-        buffers = buffers_type()
+        # the state and the gradient travel back together, un-computed in place: one product
+        # per step for both, and two states of memory besides the output and its gradient
         pair = torch.stack(torch.broadcast_tensors(out, grad_out))
         grads: list[torch.Tensor | None] = [None] * len(steps)
         for i in range(len(steps) - 1, -1, -1):
@@ -149,17 +150,54 @@ class _AdjointEvolution(torch.autograd.Function):
                 lam_in, grads[i] = _local_gradients(pair[1], psi_in, op, apart[i], wanted[2 + i])
                 pair = torch.stack([psi_in, lam_in])
                 continue
-            before = ket_step(pair, _inverse(op, step), step, None, buffers)
             if wanted[2 + i]:
-                grads[i] = _operator_gradient(pair[1], before[0], op, step)
-            pair = before
-        lam = pair[1]
-        grad_data = lam.sum_to_size(data.shape).clone() if wanted[0] else None
+                grads[i] = _operator_gradient(pair[1], pair[0], op, step)
+            pair = _undo_step(pair, op, step)
+        grad_data = pair[1].sum_to_size(data.shape).clone() if wanted[0] else None
         return (grad_data, None, *grads)
 
 
+#: elements of scratch per chunk of an in-place product (2 MiB of complex64)
+_CHUNK = 1 << 18
+
+
+def _undo_step(pair: torch.Tensor, op: torch.Tensor, step: Step) -> torch.Tensor:
+    """``M^dagger`` on both kets of ``pair``: in place, chunk by chunk, for unbatched operators on
+    adjacent qubits (every block of a fused circuit but a scattered one); otherwise a new tensor."""
+    inverse = _inverse(op, step)
+    core = 1 if step.is_diagonal else 2
+    if inverse.ndim > core:
+        return ket_step(pair, inverse, step, None, None)
+    if step.is_diagonal:
+        return apply_diagonal(pair, inverse, step.qubits, out=pair)  # elementwise: in place as it is
+    n = pair.shape[-1].bit_length() - 1
+    qubits, k = step.qubits, len(step.qubits)
+    if qubits[-1] - qubits[0] + 1 != k:
+        return ket_step(pair, inverse, step, None, None)
+    dim, after = 1 << k, 1 << (n - 1 - qubits[-1])
+    if after <= 4:  # rows of (targets, trailing qubits): M ⊗ I on each, as apply_matrix does
+        width = dim * after
+        if after > 1:
+            identity = torch.eye(after, dtype=inverse.dtype, device=inverse.device)
+            inverse = (inverse[:, None, :, None] * identity[None, :, None, :]).reshape(width, width)
+        rows = pair.view(-1, width)
+        for chunk in rows.split(max(1, _CHUNK // width)):
+            chunk.copy_(chunk @ inverse.mT)
+        return pair
+    x = pair.view(-1, dim, after)
+    if dim * after <= _CHUNK:
+        pieces = x.split(_CHUNK // (dim * after))
+    else:
+        pieces = x.split(max(1, _CHUNK // (dim * x.shape[0])), dim=-1)
+    for piece in pieces:
+        piece.copy_(torch.matmul(inverse, piece))
+    return pair
+
+
 def _operator_gradient(lam: torch.Tensor, psi: torch.Tensor, op: torch.Tensor, step: Step) -> torch.Tensor:
-    """``sum over the other qubits of lam_i conj(psi_j)`` (``i == j`` for a diagonal), shaped like ``op``."""
+    """The gradient of the step's operator from the kets after it: ``G = sum_rest lambda_i conj(psi_in_j)``
+    with ``psi_in = M^dagger psi``, that is ``G = (sum_rest lambda_i conj(psi_j)) M`` (``i == j`` for a
+    diagonal), shaped like ``op``."""
     core = 1 if step.is_diagonal else 2
     op_batched = op.ndim > core
     if step.is_diagonal:
@@ -167,9 +205,9 @@ def _operator_gradient(lam: torch.Tensor, psi: torch.Tensor, op: torch.Tensor, s
         batch = lam.shape[:-1]
         product = (lam * psi.conj()).reshape(*batch, *shape)
         others = [len(batch) + a for a in range(len(shape)) if a not in axes]
-        gram = product.sum(others).reshape(*batch, op.shape[-1])
+        gram = product.sum(others).reshape(*batch, op.shape[-1]) * op
     else:
-        gram = _cross_gram(lam, psi, step.qubits, keep_batch=op_batched)
+        gram = _cross_gram(lam, psi, step.qubits, keep_batch=op_batched) @ op
     return gram.sum_to_size(op.shape)
 
 
@@ -222,8 +260,13 @@ def _local_gradients(lam, psi_in, op, gate: Gate, wants_op: bool):
     return found[0], (found[1].sum_to_size(op.shape) if wants_op else None)
 
 
-def _replayed_gradients(data, operators, steps, apart, grad_out, wanted):
-    """The gradients with a graph of their own: the evolution rerun under autograd."""
+def _replayed_gradients(data, out, operators, steps, apart, grad_out, wanted):
+    """The gradients with a graph of their own: the evolution rerun under autograd (from its
+    input, un-computed from the output when it was not kept)."""
+    if data is None:
+        data = out.detach()
+        for i in range(len(steps) - 1, -1, -1):
+            data = ket_step(data, _inverse(operators[i].detach(), steps[i]), steps[i], apart.get(i), None)
     with torch.enable_grad():
         x = data
         for i, (step, op) in enumerate(zip(steps, operators)):
