@@ -14,6 +14,9 @@ COMPLEX_DTYPES = (torch.complex64, torch.complex128)
 
 def qubit_list(qubits, name: str = "qubits") -> tuple[int, ...]:
     """Distinct non-negative integer qubits as a tuple (range is checked later)."""
+    if type(qubits) in (tuple, list) and all(type(q) is int and q >= 0 for q in qubits):
+        if len(set(qubits)) == len(qubits):  # the common case, checked quickly (files of 10**5 gates)
+            return tuple(qubits)
     if isinstance(qubits, (numbers.Integral, torch.Tensor)) and not isinstance(qubits, bool):
         qubits = [qubits]
     try:

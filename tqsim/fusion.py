@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple, Sequence
 
+import numpy as np
 import torch
 
-from .gates import Gate, stacked_gate, stacking_key
+from .gates import Gate, numpy_operator, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
 
 __all__ = ["Block", "Step", "applies_apart", "block_size", "build_operator", "gate_operators", "plan", "schedule",
@@ -240,6 +241,8 @@ def step_operators(
     one batch, so the number of tiny kernels follows the number of distinct
     block shapes, not the number of blocks.
     """
+    if not any(isinstance(p, torch.Tensor) for g in gates for p in g.params):
+        return [None if step.apart else _constant_operator(step, gates, dtype, device) for step in steps]
     operators = gate_operators([gates[j] for step in steps if not step.apart for j in step.members], dtype, device)
     groups: dict = {}
     for i, step in enumerate(steps):
@@ -265,3 +268,58 @@ def step_operators(
         for i, op in zip(indices, built.unbind(0) if stacked else [built] * len(indices)):
             result[i] = op
     return result
+
+
+# ------------------------------------------- blocks of constant gates, in NumPy
+
+def _constant_operator(step: Step, gates: Sequence[Gate], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A block whose gates have no tensor parameters (a circuit read from a file), composed in NumPy.
+
+    A NumPy operation on a 32 x 32 matrix costs a microsecond or two, a
+    PyTorch one five to fifteen; a circuit of a hundred thousand gates spends
+    its time here. Composed in complex128, then cast once.
+    """
+    members = [gates[j] for j in step.members]
+    if len(members) == 1 and members[0].qubits == step.qubits:
+        return members[0].operator(dtype, device)
+    m = len(step.qubits)
+    if step.is_diagonal:
+        product = np.ones(1 << m, dtype=complex)
+        for gate, local in zip(members, step.local):
+            product *= numpy_operator(gate)[_target_index(m, local)]
+        return torch.from_numpy(product).to(dtype=dtype, device=device)
+    matrix = np.eye(1 << m, dtype=complex)
+    for gate, local in zip(members, step.local):
+        op = numpy_operator(gate)
+        if gate.is_diagonal:
+            matrix = op[_target_index(m, local)][:, None] * matrix
+        elif list(local) == list(range(local[0], local[0] + len(local))):  # adjacent, in order
+            k = len(local)
+            view = matrix.reshape(1 << local[0], 1 << k, -1)
+            matrix = np.matmul(op, view).reshape(matrix.shape)
+        else:
+            index, same_rest = _embedding(m, local)
+            matrix = (op[index[:, None], index[None, :]] * same_rest) @ matrix
+    return torch.from_numpy(matrix).to(dtype=dtype, device=device)
+
+
+@lru_cache(maxsize=4096)
+def _target_index(m: int, local: tuple[int, ...]) -> np.ndarray:
+    """For every basis index of ``m`` qubits, the index of its ``local`` bits (big-endian in that order)."""
+    basis = np.arange(1 << m)
+    index = np.zeros(1 << m, dtype=np.int64)
+    for q in local:
+        index = (index << 1) | ((basis >> (m - 1 - q)) & 1)
+    return index
+
+
+@lru_cache(maxsize=4096)
+def _embedding(m: int, local: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, same_rest)``: a gate on ``local`` embedded in ``m`` qubits is
+    ``op[index[i], index[j]]`` where the other bits of ``i`` and ``j`` agree."""
+    index = _target_index(m, local)
+    mask = (1 << m) - 1
+    for q in local:
+        mask &= ~(1 << (m - 1 - q))
+    rest = np.arange(1 << m) & mask
+    return index, rest[:, None] == rest[None, :]
