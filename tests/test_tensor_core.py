@@ -175,3 +175,21 @@ def test_permute_qubits_on_batches_for_random_orders(rng):
     order = list(range(8, 12)) + list(range(4)) + list(range(4, 8))  # three runs
     expected = np.transpose(psi.reshape(3, *[2] * n), [0] + [1 + o for o in order]).reshape(3, -1)
     np.testing.assert_allclose(permute_qubits(torch.tensor(psi), order).numpy(), expected, atol=1e-14)
+
+
+@pytest.mark.parametrize("qubits", [[0, 1, 2], [4, 5, 6, 7, 8], [9, 10], [10, 11, 12], [0]], ids=str)
+def test_real_matrices_on_large_states_match_numpy(qubits, dtype, tol, rng):
+    """A real matrix on a state of 2**15 amplitudes takes the real product over interleaved parts."""
+    n, k = 15, len(qubits)
+    matrix = np.linalg.qr(rng.normal(size=(2**k, 2**k)))[0]  # real orthogonal: RY, CX, H and their products
+    psi = random_state(n, rng)
+    lo = qubits[0]
+    expected = np.einsum("ij,ajb->aib", matrix, psi.reshape(2**lo, 2**k, -1)).reshape(-1)
+    state = torch.tensor(psi, dtype=dtype)
+    op = torch.tensor(matrix, dtype=dtype)
+    np.testing.assert_allclose(apply_matrix(state, op, qubits).numpy(), expected, atol=tol)
+    out = torch.full_like(state, float("nan"))
+    assert apply_matrix(state, op, qubits, out=out).data_ptr() == out.data_ptr()
+    np.testing.assert_allclose(out.numpy(), expected, atol=tol)
+    batch = torch.stack([state, 2 * state])
+    np.testing.assert_allclose(apply_matrix(batch, op, qubits)[1].numpy(), 2 * expected, atol=2 * tol)

@@ -50,11 +50,13 @@ def block_size(cuda: bool, tracks_gradient: bool) -> int:
     With autograd every block is a ``torch.matmul`` whose inputs are kept for
     the backward pass, so fewer, larger blocks win: 4 qubits on CUDA, 5 on the
     CPU (a 20-qubit training step of the deep family: 0.82 s at 5, 1.10 s at
-    4, 2.2 s at 2). Plain CPU runs peak at 4 (brickwork circuits, n = 20-22).
+    4, 2.2 s at 2). Plain CPU runs also take 5 (the brickwork circuit of
+    bench_dense.py at 20 qubits, complex64: 52.7 ms at 3, 36.3 ms at 4, 29.8 ms
+    at 5, 40 ms at 6).
     """
     if cuda:
         return 4 if tracks_gradient else 2
-    return 5 if tracks_gradient else 4
+    return 5
 
 
 def applies_apart(gate: Gate, max_qubits: int) -> bool:

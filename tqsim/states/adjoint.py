@@ -185,6 +185,9 @@ def _undo_step(pair: torch.Tensor, op: torch.Tensor, step: Step) -> torch.Tensor
             chunk.copy_(chunk @ inverse.mT)
         return pair
     x = pair.view(-1, dim, after)
+    if not pair.is_cuda and not torch.count_nonzero(torch.view_as_real(inverse)[..., 1]):
+        # a real matrix (RY, CX, ...): one real product over the interleaved parts, half the arithmetic
+        x, inverse, after = torch.view_as_real(pair).view(-1, dim, 2 * after), inverse.real.contiguous(), 2 * after
     if dim * after <= _CHUNK:
         pieces = x.split(_CHUNK // (dim * after))
     else:
