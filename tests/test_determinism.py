@@ -5,6 +5,7 @@ bit for bit (floats as ``float.hex``), so any drift, however small, fails.
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_repeated_forward_passes_give_the_same_bits(family):
 
 
 def test_small_dense_trainings_give_the_same_bits_on_one_and_two_threads():
-    """12 qubits is below tqsim's one-thread limit (2**14 amplitudes): the dense and product
+    """12 qubits is below tqsim's one-thread limit (2**16 amplitudes): the dense and product
     runs no longer depend on the caller's thread count. The MPS run keeps the caller's threads."""
     one, two = _train_in_fresh_process(1), _train_in_fresh_process(2)
     dense = [key for key in one if "mps" not in key]
@@ -95,5 +96,24 @@ def test_the_caller_s_thread_count_is_restored_after_small_work_and_after_an_err
         with pytest.raises(ValueError):
             tq.Circuit(3).ry(float("nan"), 0).run()
         assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_a_users_own_backward_through_a_small_evolution_runs_on_one_thread_and_restores_the_count():
+    import tqsim as tq
+    from tqsim._threads import ONE_THREAD_AMPLITUDES
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for n, expected in ((4, 1), (ONE_THREAD_AMPLITUDES.bit_length(), 2)):  # 2**4 amplitudes; above the limit
+            theta = torch.tensor(0.3, requires_grad=True)
+            state = tq.Circuit(n).ry(theta, 0).cx(0, 1).run(tq.StateVector.zeros(n))
+            seen = []
+            theta.register_hook(lambda g: seen.append(torch.get_num_threads()))
+            state.expectation("Z1").backward()
+            assert seen == [expected] and torch.get_num_threads() == 2
+            assert abs(float(theta.grad) + math.sin(0.3)) < 1e-6  # <Z1> = cos(theta) after the CX
     finally:
         torch.set_num_threads(previous)

@@ -114,9 +114,9 @@ def test_ray_trains_a_batch_of_seeds_as_one_task_with_the_local_executor_s_numbe
 @needs_ray
 @pytest.mark.parametrize("threads", [1], indirect=True)
 def test_ray_tasks_train_with_the_driver_s_thread_count(cluster, threads, tmp_path):
-    # 16 qubits: above tqsim's one-thread limit (2**14 amplitudes) and sums long enough for
+    # 18 qubits: above tqsim's one-thread limit (2**16 amplitudes) and sums long enough for
     # PyTorch to split them across threads, so the count sets the last bits
-    grid = StudyGrid(graphs=1, nodes=16, seeds=(0,), families=("one-directional",), steps=4)
+    grid = StudyGrid(graphs=1, nodes=18, seeds=(0,), families=("one-directional",), steps=4)
     studies = {}
     for count in (1, 2):  # 1 first: Ray's workers keep the thread count torch started with, unless told
         torch.set_num_threads(count)

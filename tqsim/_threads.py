@@ -5,7 +5,11 @@ intra-op thread can wait a whole scheduler time slice for that thread; small
 states spend most of their time in such waits. Measured on a 2-core machine
 (docs/benchmarks.md, "Small states on one thread"): up to 2**14 amplitudes a
 training step is as fast on one thread as on two when the machine is quiet,
-and beside two busy processes 1.5-4x faster in the mean at 12-14 qubits. The rule depends on the size of
+and beside two busy processes 1.5-4x faster in the mean at 12-14 qubits; at
+2**16 one thread costs 1.3x when the machine is quiet and saves 10x in the
+mean beside two busy processes (a 16-qubit step collapsed to 40x its quiet
+time on two threads). Above that the trade turns (1.6x either way at 18-20
+qubits) and work keeps the caller's threads. The rule depends on the size of
 the work only, never on the load, so the same seed keeps giving the same bits.
 """
 
@@ -15,9 +19,9 @@ import contextlib
 
 import torch
 
-#: Dense work of at most this many amplitudes (a ket of 14 qubits, a density
-#: matrix of 7, or a batch of that many entries) runs on one intra-op thread.
-ONE_THREAD_AMPLITUDES = 2**14
+#: Dense work of at most this many amplitudes (a ket of 16 qubits, a density
+#: matrix of 8, or a batch of that many entries) runs on one intra-op thread.
+ONE_THREAD_AMPLITUDES = 2**16
 
 
 @contextlib.contextmanager
@@ -36,3 +40,33 @@ def one_thread_if_small(amplitudes: int, device: torch.device):
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+class _OneThreadBackward(torch.autograd.Function):
+    """Identity forward; in the backward pass, one thread from here to the end of that pass."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        threads = torch.get_num_threads()
+        if threads > 1:
+            torch.set_num_threads(1)
+            # runs when this backward pass ends (the hook distributed training uses for the same purpose)
+            torch.autograd.Variable._execution_engine.queue_callback(lambda: torch.set_num_threads(threads))
+        return grad
+
+
+def backward_on_one_thread_if_small(data: torch.Tensor) -> torch.Tensor:
+    """``data``, through which a backward pass runs on one thread when it holds at most
+    :data:`ONE_THREAD_AMPLITUDES` amplitudes (on the CPU, when it requires a gradient).
+
+    A user's own ``loss.backward()`` after a small evolution then runs the evolution's
+    backward on one thread, as :func:`one_thread_if_small` runs its forward; the caller's
+    count is restored when the pass ends.
+    """
+    if data.device.type != "cpu" or data.numel() > ONE_THREAD_AMPLITUDES or not data.requires_grad:
+        return data
+    return _OneThreadBackward.apply(data)

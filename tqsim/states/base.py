@@ -23,7 +23,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 import torch
 
 from .. import _checks, fusion
-from .._threads import one_thread_if_small
+from .._threads import backward_on_one_thread_if_small, one_thread_if_small
 from .adjoint import evolve_adjoint, uses_adjoint
 from ..channels import Channel
 from ..gates import Gate
@@ -645,6 +645,8 @@ class DenseState(Exportable):
                 data = self._apply_step(data, op, step, gates[step.members[0]], buffers)
             if channel is not None:
                 data = self._apply_channel(data, channel, buffers)
+        if track:
+            data = backward_on_one_thread_if_small(data)
         return type(self)(data, self.num_qubits)
 
     def _step_operators(self, steps, gates) -> list[torch.Tensor]:
