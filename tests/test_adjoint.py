@@ -262,3 +262,17 @@ def test_the_in_place_backward_sweep_in_chunks_of_any_size(chunk, monkeypatch):
     _, grad_a, _ = gradient(spec, theta0, expectation, "adjoint")
     _, grad_b, _ = gradient(spec, theta0, expectation, "autograd")
     np.testing.assert_allclose(grad_a.numpy(), grad_b.numpy(), atol=1e-10)
+
+
+@pytest.mark.gpu
+def test_adjoint_and_autograd_agree_on_a_gpu():
+    spec = circuit_spec(15)
+    theta0 = np.random.default_rng(16).uniform(-np.pi, np.pi, num_angles(spec))
+    found = {}
+    for method in ("adjoint", "autograd"):
+        theta = torch.tensor(theta0, requires_grad=True, device="cuda")
+        with tq.set_gradient_method(method):
+            state = tq_circuit(spec, theta).run(tq.StateVector.zeros(N, dtype=torch.complex128, device="cuda"))
+            expectation(state).backward()
+        found[method] = theta.grad.cpu()
+    np.testing.assert_allclose(found["adjoint"].numpy(), found["autograd"].numpy(), atol=1e-10)

@@ -157,8 +157,10 @@ class _AdjointEvolution(torch.autograd.Function):
         return (grad_data, None, *grads)
 
 
-#: elements of scratch per chunk of an in-place product (2 MiB of complex64)
+#: elements of scratch per chunk of an in-place product: 2 MiB of complex64 on the CPU (in cache);
+#: 512 MiB on a GPU, where each chunk costs kernel launches (not measured on a device yet)
 _CHUNK = 1 << 18
+_CUDA_CHUNK = 1 << 26
 
 
 def _undo_step(pair: torch.Tensor, op: torch.Tensor, step: Step) -> torch.Tensor:
@@ -175,23 +177,24 @@ def _undo_step(pair: torch.Tensor, op: torch.Tensor, step: Step) -> torch.Tensor
     if qubits[-1] - qubits[0] + 1 != k:
         return ket_step(pair, inverse, step, None, None)
     dim, after = 1 << k, 1 << (n - 1 - qubits[-1])
+    chunk = _CUDA_CHUNK if pair.is_cuda else _CHUNK
     if after <= 4:  # rows of (targets, trailing qubits): M ⊗ I on each, as apply_matrix does
         width = dim * after
         if after > 1:
             identity = torch.eye(after, dtype=inverse.dtype, device=inverse.device)
             inverse = (inverse[:, None, :, None] * identity[None, :, None, :]).reshape(width, width)
         rows = pair.view(-1, width)
-        for chunk in rows.split(max(1, _CHUNK // width)):
-            chunk.copy_(chunk @ inverse.mT)
+        for piece in rows.split(max(1, chunk // width)):
+            piece.copy_(piece @ inverse.mT)
         return pair
     x = pair.view(-1, dim, after)
     if not pair.is_cuda and not torch.count_nonzero(torch.view_as_real(inverse)[..., 1]):
         # a real matrix (RY, CX, ...): one real product over the interleaved parts, half the arithmetic
         x, inverse, after = torch.view_as_real(pair).view(-1, dim, 2 * after), inverse.real.contiguous(), 2 * after
-    if dim * after <= _CHUNK:
-        pieces = x.split(_CHUNK // (dim * after))
+    if dim * after <= chunk:
+        pieces = x.split(chunk // (dim * after))
     else:
-        pieces = x.split(max(1, _CHUNK // (dim * x.shape[0])), dim=-1)
+        pieces = x.split(max(1, chunk // (dim * x.shape[0])), dim=-1)
     for piece in pieces:
         piece.copy_(torch.matmul(inverse, piece))
     return pair
