@@ -28,7 +28,7 @@ import torch
 
 from ..fusion import Step
 from ..gates import Gate
-from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, grouped_shape, run_grouped_shape
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, cross_gram, reduce_to
 
 __all__ = ["ADJOINT_AMPLITUDES", "GRADIENT_METHODS", "gradient_method", "evolve_adjoint", "ket_step",
            "set_gradient_method", "uses_adjoint"]
@@ -157,46 +157,42 @@ class _AdjointEvolution(torch.autograd.Function):
         return (grad_data, None, *grads)
 
 
-#: elements of scratch per chunk of an in-place product: 2 MiB of complex64 on the CPU (in cache);
-#: 512 MiB on a GPU, where each chunk costs kernel launches (not measured on a device yet)
+#: amplitudes per piece of an in-place product: 2 MiB of complex64 on the CPU (in cache);
+#: 512 MiB on a GPU, where each piece costs kernel launches (not measured on a device yet)
 _CHUNK = 1 << 18
 _CUDA_CHUNK = 1 << 26
 
 
 def _undo_step(pair: torch.Tensor, op: torch.Tensor, step: Step) -> torch.Tensor:
-    """``M^dagger`` on both kets of ``pair``: in place, chunk by chunk, for unbatched operators on
-    adjacent qubits (every block of a fused circuit but a scattered one); otherwise a new tensor."""
+    """``M^dagger`` on both kets of ``pair``: in place, piece by piece, for unbatched operators on
+    adjacent qubits (every block of a fused circuit but a scattered one); otherwise a new tensor.
+
+    A piece is a slice along the leading qubits, itself a smaller ket that :func:`apply_matrix`
+    acts on (all its layouts, the real product included) into a small scratch buffer; targets
+    among those leading qubits are sliced along the trailing amplitudes instead.
+    """
     inverse = _inverse(op, step)
-    core = 1 if step.is_diagonal else 2
-    if inverse.ndim > core:
+    if inverse.ndim > (1 if step.is_diagonal else 2):
         return ket_step(pair, inverse, step, None, None)
     if step.is_diagonal:
         return apply_diagonal(pair, inverse, step.qubits, out=pair)  # elementwise: in place as it is
     n = pair.shape[-1].bit_length() - 1
-    qubits, k = step.qubits, len(step.qubits)
-    if qubits[-1] - qubits[0] + 1 != k:
+    qubits = step.qubits
+    if qubits[-1] - qubits[0] + 1 != len(qubits):
         return ket_step(pair, inverse, step, None, None)
-    dim, after = 1 << k, 1 << (n - 1 - qubits[-1])
     chunk = _CUDA_CHUNK if pair.is_cuda else _CHUNK
-    if after <= 4:  # rows of (targets, trailing qubits): M ⊗ I on each, as apply_matrix does
-        width = dim * after
-        if after > 1:
-            identity = torch.eye(after, dtype=inverse.dtype, device=inverse.device)
-            inverse = (inverse[:, None, :, None] * identity[None, :, None, :]).reshape(width, width)
-        rows = pair.view(-1, width)
-        for piece in rows.split(max(1, chunk // width)):
-            piece.copy_(piece @ inverse.mT)
+    lead = max(0, n - chunk.bit_length() + 1)  # leading qubits to cut for pieces of `chunk` amplitudes
+    if qubits[0] < lead:  # targets among them: slices along the trailing amplitudes instead
+        x = pair.view(-1, 1 << len(qubits), 1 << (n - 1 - qubits[-1]))
+        for piece in x.split(max(1, chunk // (x.shape[0] * x.shape[1])), dim=-1):
+            piece.copy_(torch.matmul(inverse, piece))
         return pair
-    x = pair.view(-1, dim, after)
-    if not pair.is_cuda and not torch.count_nonzero(torch.view_as_real(inverse)[..., 1]):
-        # a real matrix (RY, CX, ...): one real product over the interleaved parts, half the arithmetic
-        x, inverse, after = torch.view_as_real(pair).view(-1, dim, 2 * after), inverse.real.contiguous(), 2 * after
-    if dim * after <= chunk:
-        pieces = x.split(chunk // (dim * after))
-    else:
-        pieces = x.split(max(1, chunk // (dim * x.shape[0])), dim=-1)
-    for piece in pieces:
-        piece.copy_(torch.matmul(inverse, piece))
+    rows = pair.view(-1, 1 << (n - lead))  # every ket of the pair, 2**lead rows each
+    local = [q - lead for q in qubits]
+    per_piece = max(1, chunk >> (n - lead))
+    scratch = torch.empty(min(per_piece, rows.shape[0]), rows.shape[1], dtype=pair.dtype, device=pair.device)
+    for piece in rows.split(per_piece):
+        piece.copy_(apply_matrix(piece, inverse, local, out=scratch[: piece.shape[0]]))
     return pair
 
 
@@ -204,56 +200,11 @@ def _operator_gradient(lam: torch.Tensor, psi: torch.Tensor, op: torch.Tensor, s
     """The gradient of the step's operator from the kets after it: ``G = sum_rest lambda_i conj(psi_in_j)``
     with ``psi_in = M^dagger psi``, that is ``G = (sum_rest lambda_i conj(psi_j)) M`` (``i == j`` for a
     diagonal), shaped like ``op``."""
-    core = 1 if step.is_diagonal else 2
-    op_batched = op.ndim > core
     if step.is_diagonal:
-        shape, axes = run_grouped_shape(lam.shape[-1].bit_length() - 1, step.qubits)
-        batch = lam.shape[:-1]
-        product = (lam * psi.conj()).reshape(*batch, *shape)
-        others = [len(batch) + a for a in range(len(shape)) if a not in axes]
-        gram = product.sum(others).reshape(*batch, op.shape[-1]) * op
+        gram = reduce_to(lam * psi.conj(), step.qubits) * op
     else:
-        gram = _cross_gram(lam, psi, step.qubits, keep_batch=op_batched) @ op
+        gram = cross_gram(lam, psi, step.qubits, keep_batch=op.ndim > 2) @ op
     return gram.sum_to_size(op.shape)
-
-
-def _cross_gram(lam: torch.Tensor, psi: torch.Tensor, qubits: Sequence[int], keep_batch: bool) -> torch.Tensor:
-    """``G_ij = sum over all other indices of lam[.., i, ..] conj(psi[.., j, ..])`` for sorted ``qubits``.
-
-    The batch is summed over too unless ``keep_batch``. Targets at either end
-    of the register or with a long contiguous tail are matrix products of
-    views; otherwise the target axes are gathered first (one copy).
-    """
-    n = lam.shape[-1].bit_length() - 1
-    k = len(qubits)
-    dim = 1 << k
-    keep = lam.shape[:-1] if keep_batch else ()
-    lo, hi = qubits[0], qubits[-1]
-    if hi - lo + 1 == k:
-        after = 1 << (n - 1 - hi)
-        x = lam.reshape(*keep, -1, dim, after)
-        y = psi.reshape(*keep, -1, dim, after)
-        if after == 1:
-            return (y.squeeze(-1).mH @ x.squeeze(-1)).mT
-        if x.shape[-3] == 1:
-            return x.squeeze(-3) @ y.squeeze(-3).mH
-        if after >= dim:
-            return (x @ y.mH).sum(-3)
-        if after <= 4:  # rows of (target, trailing qubits): a wider Gram matrix, then its partial trace
-            wide = _cross_gram(lam, psi, list(range(lo, n)), keep_batch)
-            return wide.reshape(*keep, dim, after, dim, after).diagonal(dim1=-3, dim2=-1).sum(-1)
-        x, y = x.transpose(-3, -2), y.transpose(-3, -2)
-    else:
-        shape = grouped_shape(n, qubits)
-        nb = len(keep)
-        x = lam.reshape(*keep, -1, *shape[1:])
-        y = psi.reshape(*keep, -1, *shape[1:])
-        axes = [nb + 2 * j + 1 for j in range(k)]
-        x = torch.movedim(x, axes, list(range(nb, nb + k)))
-        y = torch.movedim(y, axes, list(range(nb, nb + k)))
-    x = x.reshape(*keep, dim, -1)
-    y = y.reshape(*keep, dim, -1)
-    return x @ y.mH
 
 
 def _local_gradients(lam, psi_in, op, gate: Gate, wants_op: bool):

@@ -28,6 +28,7 @@ __all__ = [
     "apply_diagonal",
     "apply_matrix",
     "controlled_subspace",
+    "cross_gram",
     "flip_qubits",
     "grouped_shape",
     "num_qubits_of",
@@ -207,7 +208,7 @@ def _real_product_pays(state: torch.Tensor, matrix: torch.Tensor, out: torch.Ten
         return False
     if torch.is_grad_enabled() and (state.requires_grad or matrix.requires_grad):
         return False
-    if out is not None and not out.is_contiguous() or not state.is_contiguous():
+    if (out is not None and not out.is_contiguous()) or not state.is_contiguous():
         return False
     return not bool(torch.count_nonzero(torch.view_as_real(matrix.resolve_conj())[..., 1]))
 
@@ -498,6 +499,49 @@ def gram_over_axes(x: torch.Tensor, kept_axes: list[int], batch: int = 0) -> tor
         gram = m @ m.mH
         result = gram if result is None else result + gram
     return result
+
+
+def cross_gram(lam: torch.Tensor, psi: torch.Tensor, qubits: Sequence[int], keep_batch: bool = False) -> torch.Tensor:
+    """``G_ij = sum over all other indices of lam[.., i, ..] conj(psi[.., j, ..])`` for sorted ``qubits``.
+
+    ``lam`` and ``psi`` are flat kets ``(*batch, 2**n)``; the result is
+    ``(*batch, 2**k, 2**k)`` with ``keep_batch``, else ``(2**k, 2**k)`` summed
+    over the batch too. With ``psi == lam`` it is :func:`ket_reduced`'s Gram
+    matrix; here two kets meet (the gradient of an operator in the adjoint
+    method: gradient times conjugate input). Targets at either end
+    of the register or with a long contiguous tail are matrix products of
+    views; otherwise the target axes are gathered first (one copy).
+    """
+    n = lam.shape[-1].bit_length() - 1
+    k = len(qubits)
+    dim = 1 << k
+    keep = lam.shape[:-1] if keep_batch else ()
+    lo, hi = qubits[0], qubits[-1]
+    if hi - lo + 1 == k:
+        after = 1 << (n - 1 - hi)
+        x = lam.reshape(*keep, -1, dim, after)
+        y = psi.reshape(*keep, -1, dim, after)
+        if after == 1:
+            return (y.squeeze(-1).mH @ x.squeeze(-1)).mT
+        if x.shape[-3] == 1:
+            return x.squeeze(-3) @ y.squeeze(-3).mH
+        if after >= dim:
+            return (x @ y.mH).sum(-3)
+        if after <= 4:  # rows of (target, trailing qubits): a wider Gram matrix, then its partial trace
+            wide = cross_gram(lam, psi, list(range(lo, n)), keep_batch)
+            return wide.reshape(*keep, dim, after, dim, after).diagonal(dim1=-3, dim2=-1).sum(-1)
+        x, y = x.transpose(-3, -2), y.transpose(-3, -2)
+    else:
+        shape = grouped_shape(n, qubits)
+        nb = len(keep)
+        x = lam.reshape(*keep, -1, *shape[1:])
+        y = psi.reshape(*keep, -1, *shape[1:])
+        axes = [nb + 2 * j + 1 for j in range(k)]
+        x = torch.movedim(x, axes, list(range(nb, nb + k)))
+        y = torch.movedim(y, axes, list(range(nb, nb + k)))
+    x = x.reshape(*keep, dim, -1)
+    y = y.reshape(*keep, dim, -1)
+    return x @ y.mH
 
 
 def ket_reduced(amps: torch.Tensor, keep: Sequence[int]) -> torch.Tensor:
