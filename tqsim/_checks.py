@@ -14,9 +14,13 @@ COMPLEX_DTYPES = (torch.complex64, torch.complex128)
 
 def qubit_list(qubits, name: str = "qubits") -> tuple[int, ...]:
     """Distinct non-negative integer qubits as a tuple (range is checked later)."""
-    if type(qubits) in (tuple, list) and all(type(q) is int and q >= 0 for q in qubits):
-        if len(set(qubits)) == len(qubits):  # the common case, checked quickly (files of 10**5 gates)
-            return tuple(qubits)
+    if type(qubits) is tuple or type(qubits) is list:  # the common case, checked quickly (files of 10**5 gates)
+        for q in qubits:  # a plain loop: half the time of all() over a generator
+            if type(q) is not int or q < 0:
+                break
+        else:
+            if len(set(qubits)) == len(qubits):
+                return tuple(qubits)
     if isinstance(qubits, (numbers.Integral, torch.Tensor)) and not isinstance(qubits, bool):
         qubits = [qubits]
     try:

@@ -73,6 +73,19 @@ class Circuit:
             self._writes[inner.bit] += 1
         return self
 
+    def _extend_unchecked(self, operations: Iterable[Operation]) -> None:
+        """Append ``operations`` without :meth:`append`'s checks, recording measured bits as it does.
+
+        For converters whose operations act on a source circuit's own qubits
+        and bits, in range by construction, and carry no condition (whose check
+        depends on the bits measured before it). There the checks cannot fail,
+        and they were a tenth of the time of converting 10**5 gates.
+        """
+        for op in operations:
+            self.operations.append(op)
+            if isinstance(op, Measure):
+                self._writes[op.bit] += 1
+
     def _pop(self) -> Operation:
         """Remove and return the last operation, keeping the record of measured bits."""
         last = self.operations.pop()

@@ -92,8 +92,12 @@ class Gate:
         self.params = params
         self.is_diagonal = is_diagonal
         if batch_shape is None:
-            shapes = [p.shape for p in params if isinstance(p, torch.Tensor)]
-            batch_shape = torch.broadcast_shapes(*shapes) if shapes else _NO_BATCH
+            batch_shape = _NO_BATCH
+            if params:
+                # floats first: isinstance against torch.Tensor costs as much as the rest of a float's check
+                shapes = [p.shape for p in params if type(p) is not float and isinstance(p, torch.Tensor)]
+                if shapes:
+                    batch_shape = torch.broadcast_shapes(*shapes)
         #: ``()`` or ``(batch,)``: the shape of a batch of gates
         self.batch_shape = batch_shape
         #: leading qubits that act as controls (for drawings)
@@ -252,10 +256,15 @@ def _format_param(p) -> str:
 # ---------------------------------------------------------------- parameters
 
 
-def _angle(value, name: str):
-    """A finite float, or a real tensor of shape () or (batch,) (checked when run)."""
+def _angle(value, gate: str, what: str = "angle"):
+    """A finite float, or a real tensor of shape () or (batch,) (checked when run).
+
+    Errors call the value ``f"{gate} {what}"``, a string made only for an
+    error: builders run once per gate of files of 10**5 gates.
+    """
     if type(value) is float and math.isfinite(value):
         return value
+    name = f"{gate} {what}"
     if isinstance(value, torch.Tensor):
         if value.is_complex():
             raise TypeError(f"{name} must be real, got a complex tensor")
@@ -263,7 +272,7 @@ def _angle(value, name: str):
             raise ValueError(f"{name} must be a scalar or a 1-D batch, got shape {tuple(value.shape)}")
         return value if value.is_floating_point() else value.double()
     if isinstance(value, np.ndarray) and value.ndim <= 1 and np.isrealobj(value):
-        return _angle(torch.as_tensor(value, dtype=torch.float64), name)
+        return _angle(torch.as_tensor(value, dtype=torch.float64), gate, what)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number or tensor, got {value!r}")
     value = float(value)
@@ -327,6 +336,13 @@ def _fixed_operator(name: str, dtype: torch.dtype, device: torch.device) -> torc
 
 
 def _fixed(name: str, qubits) -> Gate:
+    build, is_diagonal, inverse, num_controls = _fixed_parts(name)
+    return Gate(name, qubits, (), build, is_diagonal, inverse, num_controls=num_controls)
+
+
+@lru_cache(maxsize=None)
+def _fixed_parts(name: str) -> tuple[Builder, bool, Callable[[Gate], Gate] | None, int]:
+    """What the gates ``name`` share (build, is_diagonal, inverse, num_controls), made once per name."""
     def build(params, dtype, device):
         return _fixed_operator(name, dtype, device)
 
@@ -337,7 +353,7 @@ def _fixed(name: str, qubits) -> Gate:
         inverse = lambda gate: _fixed(adjoint, gate.qubits)  # noqa: E731
     else:
         inverse = None
-    return Gate(name, qubits, (), build, _FIXED[name][1], inverse, num_controls=_CONTROLS.get(name, 0))
+    return build, _FIXED[name][1], inverse, _CONTROLS.get(name, 0)
 
 
 def i(qubit: int) -> Gate:
@@ -633,82 +649,83 @@ _TARGET = {
 }
 
 
-def _rotation(name: str, qubits, angles: tuple, is_diagonal: bool = False, num_controls: int = 0) -> Gate:
-    """A gate whose inverse negates every angle."""
-    params = tuple(_angle(a, f"{name} angle") for a in angles)
-    build = _BUILD[name]
+def _rotation(name: str, qubits, angle, is_diagonal: bool = False, num_controls: int = 0) -> Gate:
+    """A gate of one angle whose inverse negates it."""
+    return Gate(name, qubits, (_angle(angle, name),), _BUILD[name], is_diagonal, _rotation_inverse,
+                num_controls=num_controls)
 
-    def inverse(gate: Gate) -> Gate:
-        negated = tuple(-p for p in gate.params)
-        return Gate(gate.name, gate.qubits, negated, build, is_diagonal, inverse, num_controls=num_controls)
 
-    return Gate(name, qubits, params, build, is_diagonal, inverse, num_controls=num_controls)
+def _rotation_inverse(gate: Gate) -> Gate:
+    """The inverse of a :func:`_rotation` gate: the same gate with every angle negated."""
+    negated = tuple(-p for p in gate.params)
+    return Gate(gate.name, gate.qubits, negated, gate._build, gate.is_diagonal, _rotation_inverse,
+                num_controls=gate.num_controls)
 
 
 def rx(theta, qubit: int) -> Gate:
     """RX(theta) = exp(-i theta X / 2)."""
-    return _rotation("rx", [qubit], (theta,))
+    return _rotation("rx", [qubit], theta)
 
 
 def ry(theta, qubit: int) -> Gate:
     """RY(theta) = exp(-i theta Y / 2)."""
-    return _rotation("ry", [qubit], (theta,))
+    return _rotation("ry", [qubit], theta)
 
 
 def rz(theta, qubit: int) -> Gate:
     """RZ(theta) = exp(-i theta Z / 2) = diag(e^{-i theta/2}, e^{i theta/2})."""
-    return _rotation("rz", [qubit], (theta,), True)
+    return _rotation("rz", [qubit], theta, True)
 
 
 def phase(lam, qubit: int) -> Gate:
     """Phase gate diag(1, e^{i lam})."""
-    return _rotation("phase", [qubit], (lam,), True)
+    return _rotation("phase", [qubit], lam, True)
 
 
 def u3(theta, phi, lam, qubit: int) -> Gate:
     """OpenQASM U3(theta, phi, lam) = RZ(phi) RY(theta) RZ(lam) up to a global phase."""
-    params = tuple(_angle(v, f"u3 {n}") for v, n in ((theta, "theta"), (phi, "phi"), (lam, "lam")))
+    params = (_angle(theta, "u3", "theta"), _angle(phi, "u3", "phi"), _angle(lam, "u3", "lam"))
+    return Gate("u3", [qubit], params, _BUILD["u3"], False, _u3_inverse)
 
-    def inverse(gate: Gate) -> Gate:
-        th, ph, la = gate.params
-        return Gate("u3", gate.qubits, (-th, -la, -ph), _BUILD["u3"], False, inverse)
 
-    return Gate("u3", [qubit], params, _BUILD["u3"], False, inverse)
+def _u3_inverse(gate: Gate) -> Gate:
+    th, ph, la = gate.params
+    return Gate("u3", gate.qubits, (-th, -la, -ph), _BUILD["u3"], False, _u3_inverse)
 
 
 def cphase(lam, control: int, target: int) -> Gate:
     """Controlled phase diag(1, 1, 1, e^{i lam})."""
-    return _rotation("cphase", [control, target], (lam,), True, num_controls=1)
+    return _rotation("cphase", [control, target], lam, True, num_controls=1)
 
 
 def crx(theta, control: int, target: int) -> Gate:
     """Controlled RX."""
-    return _rotation("crx", [control, target], (theta,), num_controls=1)
+    return _rotation("crx", [control, target], theta, num_controls=1)
 
 
 def cry(theta, control: int, target: int) -> Gate:
     """Controlled RY."""
-    return _rotation("cry", [control, target], (theta,), num_controls=1)
+    return _rotation("cry", [control, target], theta, num_controls=1)
 
 
 def crz(theta, control: int, target: int) -> Gate:
     """Controlled RZ (diagonal)."""
-    return _rotation("crz", [control, target], (theta,), True, num_controls=1)
+    return _rotation("crz", [control, target], theta, True, num_controls=1)
 
 
 def rxx(theta, qubit_a: int, qubit_b: int) -> Gate:
     """RXX(theta) = exp(-i theta X⊗X / 2)."""
-    return _rotation("rxx", [qubit_a, qubit_b], (theta,))
+    return _rotation("rxx", [qubit_a, qubit_b], theta)
 
 
 def ryy(theta, qubit_a: int, qubit_b: int) -> Gate:
     """RYY(theta) = exp(-i theta Y⊗Y / 2)."""
-    return _rotation("ryy", [qubit_a, qubit_b], (theta,))
+    return _rotation("ryy", [qubit_a, qubit_b], theta)
 
 
 def rzz(theta, qubit_a: int, qubit_b: int) -> Gate:
     """RZZ(theta) = exp(-i theta Z⊗Z / 2) (diagonal)."""
-    return _rotation("rzz", [qubit_a, qubit_b], (theta,), True)
+    return _rotation("rzz", [qubit_a, qubit_b], theta, True)
 
 
 def _negated(params: tuple) -> tuple:
@@ -739,16 +756,23 @@ def _param_gate(name: str, qubits, angles: dict, adjoint=_negated, is_diagonal: 
     ``angles`` maps each angle's name (for error messages) to its value;
     ``adjoint`` maps the parameters to those of the inverse gate.
     """
-    params = tuple(_angle(v, f"{name} {n}") for n, v in angles.items())
+    params = tuple([_angle(v, name, n) for n, v in angles.items()])
     return _param_gate_of(name, qubits, params, adjoint, is_diagonal, num_controls)
 
 
 def _param_gate_of(name, qubits, params, adjoint, is_diagonal, num_controls) -> Gate:
+    inverse = _param_inverse(name, adjoint, is_diagonal, num_controls)
+    return Gate(name, qubits, params, _BUILD[name], is_diagonal, inverse, num_controls=num_controls,
+                target=_TARGET.get(name))
+
+
+@lru_cache(maxsize=None)
+def _param_inverse(name, adjoint, is_diagonal, num_controls) -> Callable[[Gate], Gate]:
+    """The inverse of the :func:`_param_gate_of` gates of these arguments, made once for all of them."""
     def inverse(gate: Gate) -> Gate:
         return _param_gate_of(name, gate.qubits, adjoint(gate.params), adjoint, is_diagonal, num_controls)
 
-    return Gate(name, qubits, params, _BUILD[name], is_diagonal, inverse, num_controls=num_controls,
-                target=_TARGET.get(name))
+    return inverse
 
 
 def u1(lam, qubit: int) -> Gate:
@@ -988,7 +1012,7 @@ def _mcphase_of(controls: tuple[int, ...], target: int, params: tuple) -> Gate:
 def mcphase(lam, controls, target: int) -> Gate:
     """Phase e^{i lam} on the state where every control and the target are 1 (Qiskit MCPhaseGate; diagonal)."""
     controls, target = _control_qubits(controls, target, "mcphase")
-    return _mcphase_of(controls, target, (_angle(lam, "mcphase lam"),))
+    return _mcphase_of(controls, target, (_angle(lam, "mcphase", "lam"),))
 
 
 def controlled(matrix, controls: Sequence[int] | int, targets: Sequence[int] | int) -> Gate:

@@ -82,8 +82,9 @@ def load_qasm(path) -> Circuit:
 def _read(text: str, label: str | None, folder: Path | None) -> Circuit:
     clean = _blank_comments(text)
     if _version(clean, label) == 2:
-        text = _inline_includes(text, clean, folder, label)
-        clean = _blank_comments(text)
+        inlined = _inline_includes(text, clean, folder, label)
+        if inlined is not text:  # files were pasted in (the same text comes back when none was)
+            text, clean = inlined, _blank_comments(inlined)
         _refuse_opaque(clean, label)
         return read_qasm2(text, clean, label, folder)
     _refuse_opaque(clean, label)
@@ -108,7 +109,9 @@ def _read_file(path) -> tuple[str, str, Path]:
 
 _STRING_OR_COMMENT = re.compile(r'"[^"\n]*"|//[^\n]*|/\*.*?\*/', re.S)
 _HEADER = re.compile(r"\s*OPENQASM\s+([0-9]+)(?:\.([0-9]+))?\s*;")
-_OPAQUE = re.compile(r"\bopaque\s+([A-Za-z_]\w*)")
+# Keywords are matched as ``opaque(?<!\wopaque)``, not ``\bopaque``: the same word boundary, checked
+# behind the keyword, so that re looks for the keyword's letters (1 ms in a 4 MB file, not 70 ms).
+_OPAQUE = re.compile(r"opaque(?<!\wopaque)\s+([A-Za-z_]\w*)")
 
 
 def _blank_comments(text: str) -> str:
@@ -120,7 +123,7 @@ def _blank_comments(text: str) -> str:
     return _STRING_OR_COMMENT.sub(blank, text)
 
 
-_INCLUDE = re.compile(r'\binclude\s*"([^"]*)"\s*;')
+_INCLUDE = re.compile(r'include(?<!\winclude)\s*"([^"]*)"\s*;')
 
 
 def _inline_includes(text: str, clean: str, folder: Path | None, label: str | None, depth: int = 0) -> str:
