@@ -117,3 +117,32 @@ def test_a_users_own_backward_through_a_small_evolution_runs_on_one_thread_and_r
             assert abs(float(theta.grad) + math.sin(0.3)) < 1e-6  # <Z1> = cos(theta) after the CX
     finally:
         torch.set_num_threads(previous)
+
+
+def test_read_outs_of_a_small_state_run_on_one_thread_forward_and_backward():
+    """A loss built from a small state's read-out (here <D> of a diagonal, as MaxCut's loss) is
+    computed on one thread, and its backward reaches the amplitudes on one thread; above the
+    limit both keep the caller's two threads."""
+    import tqsim as tq
+    from tqsim._threads import ONE_THREAD_AMPLITUDES
+    from tqsim.paulis import as_observable
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for n, expected in ((4, 1), (ONE_THREAD_AMPLITUDES.bit_length(), 2)):
+            theta = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+            state = tq.Circuit(n).ry(theta, 0).run(tq.StateVector.zeros(n, dtype=torch.complex128))
+            forward, backward = [], []
+
+            def z0(device, dtype):  # the diagonal of Z on qubit 0
+                forward.append(torch.get_num_threads())
+                return torch.tensor([1.0, -1.0], dtype=dtype, device=device).repeat_interleave(2 ** (n - 1))
+
+            state.amplitudes().register_hook(lambda g: backward.append(torch.get_num_threads()))
+            value = state.diagonal_expectation(as_observable("Z0"), z0)
+            value.backward()
+            assert forward == [expected] and backward == [expected] and torch.get_num_threads() == 2
+            assert abs(float(value.detach()) - math.cos(0.3)) < 1e-12 and abs(float(theta.grad) + math.sin(0.3)) < 1e-12
+    finally:
+        torch.set_num_threads(previous)

@@ -16,6 +16,7 @@ the work only, never on the load, so the same seed keeps giving the same bits.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 
@@ -59,14 +60,33 @@ class _OneThreadBackward(torch.autograd.Function):
         return grad
 
 
-def backward_on_one_thread_if_small(data: torch.Tensor) -> torch.Tensor:
-    """``data``, through which a backward pass runs on one thread when it holds at most
-    :data:`ONE_THREAD_AMPLITUDES` amplitudes (on the CPU, when it requires a gradient).
+def backward_on_one_thread_if_small(data: torch.Tensor, amplitudes: int | None = None) -> torch.Tensor:
+    """``data``, through which a backward pass runs on one thread when it comes from work on at
+    most :data:`ONE_THREAD_AMPLITUDES` amplitudes (``amplitudes``, by default ``data``'s own size;
+    on the CPU, when ``data`` requires a gradient).
 
     A user's own ``loss.backward()`` after a small evolution then runs the evolution's
     backward on one thread, as :func:`one_thread_if_small` runs its forward; the caller's
     count is restored when the pass ends.
     """
-    if data.device.type != "cpu" or data.numel() > ONE_THREAD_AMPLITUDES or not data.requires_grad:
+    size = data.numel() if amplitudes is None else amplitudes
+    if data.device.type != "cpu" or size > ONE_THREAD_AMPLITUDES or not data.requires_grad:
         return data
     return _OneThreadBackward.apply(data)
+
+
+def small_on_one_thread(method):
+    """A dense state's read-out (probabilities, expectations, reduced matrices) on one thread
+    when the state is small, forward and backward: the loss of a training step is computed
+    from such read-outs in the user's own loop, where tqsim does not choose the threads."""
+
+    @functools.wraps(method)
+    def read(state, *args, **kwargs):
+        data = state._data
+        with one_thread_if_small(data.numel(), data.device):
+            result = method(state, *args, **kwargs)
+        if isinstance(result, torch.Tensor):
+            result = backward_on_one_thread_if_small(result, data.numel())
+        return result
+
+    return read

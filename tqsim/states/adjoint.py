@@ -28,7 +28,7 @@ import torch
 
 from ..fusion import Step
 from ..gates import Gate
-from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, cross_gram, reduce_to
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, broadcast, cross_gram, reduce_to
 
 __all__ = ["ADJOINT_AMPLITUDES", "GRADIENT_METHODS", "gradient_method", "evolve_adjoint", "ket_step",
            "set_gradient_method", "uses_adjoint"]
@@ -93,7 +93,7 @@ def ket_step(data: torch.Tensor, op: torch.Tensor, step: Step, gate: Gate, buffe
     """Apply one fused step to flat kets ``(*batch, 2**n)``; ``gate`` is the step's
     wide controlled gate when ``step.apart`` (``op`` its target operator)."""
     core = 1 if step.is_diagonal else 2
-    batch = torch.broadcast_shapes(data.shape[:-1], op.shape[: op.ndim - core])
+    batch = broadcast(data.shape[:-1], op.shape[: op.ndim - core])
     out = buffers.target(data, batch + data.shape[-1:], avoid=data) if buffers is not None else None
     if step.apart:
         return apply_controlled(data, op, gate.controls, gate.targets, gate.is_diagonal, out=out)

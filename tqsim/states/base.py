@@ -638,6 +638,10 @@ class DenseState(Exportable):
             steps = fusion.schedule(gates, max_qubits)
             operators = self._step_operators(steps, gates)
             return type(self)(evolve_adjoint(data, steps, operators, gates, _Buffers), self.num_qubits)
+        if not track and len(runs) == 1 and runs[0][1] is None:
+            small = self._evolve_small(runs[0][0])
+            if small is not None:
+                return type(self)(small, self.num_qubits)
         buffers = None if track else _Buffers()
         for gates, channel in runs:
             steps = fusion.schedule(gates, max_qubits)
@@ -656,6 +660,10 @@ class DenseState(Exportable):
             if step.apart:
                 operators[i] = gates[step.members[0]].target_operator(self.dtype, self.device)
         return operators
+
+    def _evolve_small(self, gates: list[Gate]) -> torch.Tensor | None:
+        """The data after ``gates`` by a path for small states, or None where it does not apply."""
+        return None
 
     def _evolved_size(self, gates) -> int:
         """Amplitudes of the evolved kets: the state's, times a batch that batched gates add."""

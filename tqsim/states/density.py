@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from .. import _checks
-from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, num_qubits_of, trace_out
+from .._threads import small_on_one_thread
+from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, broadcast, num_qubits_of, trace_out
 from ..tensor.matfunc import hermitian_eigvalsh
 from .base import DenseState, dense_pauli_expectation, reorder_reduced
 from .statevector import StateVector
@@ -109,6 +110,7 @@ class DensityMatrix(DenseState):
         """The ``(2**n, 2**n)`` (or batched) matrix."""
         return self._data
 
+    @small_on_one_thread
     def probabilities(self) -> torch.Tensor:
         """Diagonal of rho: the probability of each basis state."""
         return torch.diagonal(self._data, dim1=-2, dim2=-1).real
@@ -124,6 +126,7 @@ class DensityMatrix(DenseState):
         )
 
     # --------------------------------------------------- the state protocol
+    @small_on_one_thread
     def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
         """Reduced density matrix ``(*batch, 2**k, 2**k)`` of distinct qubits ``keep``, in the order given.
 
@@ -136,6 +139,7 @@ class DensityMatrix(DenseState):
         targets = sorted(keep)
         return reorder_reduced(trace_out(self._data, targets), keep, targets)
 
+    @small_on_one_thread
     def pauli_expectation(self, terms) -> torch.Tensor:
         """``sum_t c_t Tr(rho P_t)``: per group of terms with the same X/Y qubits, one
         gather of the entries ``rho[i, i XOR x]`` and a marginal over the Z qubits."""
@@ -185,7 +189,7 @@ class DensityMatrix(DenseState):
         apply = apply_diagonal if is_diagonal else apply_matrix
         core = 1 if is_diagonal else 2
         flat = self._flat(data)
-        batch = torch.broadcast_shapes(flat.shape[:-1], op.shape[: op.ndim - core])
+        batch = broadcast(flat.shape[:-1], op.shape[: op.ndim - core])
         shape = batch + flat.shape[-1:]
         first = apply(flat, op, qubits, out=buffers.target(flat, shape, flat) if buffers else None)
         second = apply(first, op.conj(), columns, out=buffers.target(first, shape, first) if buffers else None)
@@ -195,7 +199,7 @@ class DensityMatrix(DenseState):
         n = self.num_qubits
         core = 1 if gate.is_diagonal else 2
         flat = self._flat(data)
-        batch = torch.broadcast_shapes(flat.shape[:-1], op.shape[: op.ndim - core])
+        batch = broadcast(flat.shape[:-1], op.shape[: op.ndim - core])
         shape = batch + flat.shape[-1:]
         controls, targets = gate.controls, gate.targets
         first = apply_controlled(flat, op, controls, targets, gate.is_diagonal,

@@ -7,7 +7,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .. import _checks
+from .. import _checks, fusion
+from .._threads import small_on_one_thread
 from ..tensor.flat import flip_qubits, ket_reduced, num_qubits_of
 from .adjoint import ket_step
 from .base import DenseState, dense_pauli_expectation, reorder_reduced
@@ -133,15 +134,18 @@ class StateVector(DenseState):
         """The amplitude tensor, shape ``(2**n,)`` or ``(batch, 2**n)``."""
         return self._data
 
+    @small_on_one_thread
     def probabilities(self) -> torch.Tensor:
         """``|amplitude|**2`` for every basis state (real, differentiable)."""
         amps = self._data
         return amps.real.square() + amps.imag.square()
 
+    @small_on_one_thread
     def norm(self) -> torch.Tensor:
         """The 2-norm of the amplitudes (1 for a normalised state)."""
         return torch.linalg.vector_norm(self._data, dim=-1)
 
+    @small_on_one_thread
     def inner(self, other: "StateVector") -> torch.Tensor:
         """<self|other>."""
         _same_size(self, other)
@@ -151,6 +155,7 @@ class StateVector(DenseState):
         return self
 
     # --------------------------------------------------- the state protocol
+    @small_on_one_thread
     def reduced_matrix(self, keep: Sequence[int]) -> torch.Tensor:
         """Reduced density matrix ``(*batch, 2**k, 2**k)`` of distinct qubits ``keep``, in the order given.
 
@@ -161,11 +166,13 @@ class StateVector(DenseState):
         targets = sorted(keep)
         return reorder_reduced(ket_reduced(self._data, targets), keep, targets)
 
+    @small_on_one_thread
     def pauli_expectation(self, terms) -> torch.Tensor:
         """``sum_t c_t <psi|P_t|psi>``: per group of terms with the same X/Y qubits,
         one flip of the amplitudes and a marginal over the Z qubits."""
         return dense_pauli_expectation(self._data, terms, _ket_weights, 1)
 
+    @small_on_one_thread
     def qubit_states(self) -> torch.Tensor:
         """Every single-qubit reduced state, shape ``(*batch, n, 2, 2)``, in two elementwise passes per qubit."""
         # per qubit, the diagonal from one reduction of the probabilities and
@@ -185,6 +192,7 @@ class StateVector(DenseState):
             rhos.append(torch.stack([p0.to(c.dtype), c, c.conj(), p1.to(c.dtype)], -1).reshape(*batch, 2, 2))
         return torch.stack(rhos, dim=-3)
 
+    @small_on_one_thread
     def diagonal_expectation(self, observable, diagonal) -> torch.Tensor:
         """``<D>`` in one pass over the probabilities, weighed with the ``2**n`` diagonal ``diagonal(device, dtype)``."""
         probs = self.probabilities()
@@ -199,6 +207,17 @@ class StateVector(DenseState):
 
     def _apply_step(self, data, op, step, gate, buffers):
         return ket_step(data, op, step, gate, buffers)
+
+    def _evolve_small(self, gates):
+        """A small ket on the CPU under gates with no tensor parameters (a circuit read from a file):
+        :func:`tqsim.fusion.evolve_small_ket` in NumPy, complex128, cast back once."""
+        data = self._data
+        if (data.device.type != "cpu" or data.ndim != 1 or data.numel() > fusion.SMALL_KET_AMPLITUDES
+                or any(g.is_controlled and fusion.applies_apart(g, fusion.block_size(False, False)) for g in gates)
+                or any(isinstance(p, torch.Tensor) for g in gates for p in g.params)):
+            return None
+        psi = fusion.evolve_small_ket(data.detach().to(torch.complex128).resolve_conj().numpy(), gates)
+        return torch.from_numpy(psi).to(data.dtype)
 
 
 def _ket_weights(amps: torch.Tensor, flips: tuple[int, ...]) -> torch.Tensor:

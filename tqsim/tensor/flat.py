@@ -25,6 +25,7 @@ from .contract import contract
 
 __all__ = [
     "apply_controlled",
+    "broadcast",
     "apply_diagonal",
     "apply_matrix",
     "controlled_subspace",
@@ -243,10 +244,18 @@ def _scattered_matmul(moved: torch.Tensor, matrix: torch.Tensor, k: int, nb: int
     return product.reshape(*product.shape[:-1], *([2] * k))
 
 
+def broadcast(a: torch.Size, b: torch.Size) -> torch.Size:
+    """``torch.broadcast_shapes(a, b)``, without its Python cost (~10 us) when one is empty or both agree:
+    a file of 10**5 gates meets these checks once per fused block."""
+    if a == b or not b:
+        return a
+    return b if not a else torch.broadcast_shapes(a, b)
+
+
 def _matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
     if out is None:
         return torch.matmul(a, b)
-    shape = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    shape = broadcast(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     return torch.matmul(a, b, out=out.view(shape))
 
 
@@ -276,7 +285,7 @@ def apply_diagonal(
     d = diagonal.reshape(*diagonal.shape[:-1], *dshape)
     x = state.reshape(*state.shape[:-1], *shape)
     if out is not None:
-        full = torch.broadcast_shapes(x.shape, d.shape)
+        full = broadcast(x.shape, d.shape)
         torch.mul(x, d, out=out.view(full))
         return out
     y = x * d
