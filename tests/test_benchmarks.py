@@ -32,6 +32,14 @@ def test_bench_interop_small_prints_ratio_and_parse_share():
     assert rows == ["complex64", "complex128"], out
 
 
+def test_bench_gates_small_agrees_with_aer_and_prints_per_gate_costs():
+    """bench_gates.py exits non-zero when tqsim's final state and Aer's disagree."""
+    out = run(str(BENCHMARKS / "bench_gates.py"), "--sizes", "3", "7", "--gates", "400", "--rounds", "1")
+    rows = re.findall(r"^\| ([37]) \| \d+ \| (complex64|complex128) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$",
+                      out, re.M)
+    assert rows == [("3", "complex64"), ("3", "complex128"), ("7", "complex64"), ("7", "complex128")], out
+
+
 def test_study_qaoa_quality_small_checks_the_convention_and_prints_three_depths(tmp_path):
     out = run(str(BENCHMARKS / "study_qaoa_quality.py"), "--graphs", "2", "--nodes", "8", "--steps", "5",
               "--db", str(tmp_path / "q.db"))
