@@ -97,11 +97,12 @@ def test_widened_blocks_keep_the_order_of_every_qubit(seed):
         np.testing.assert_allclose(psi.reshape(-1), expected, atol=1e-10)
 
 
-@pytest.mark.parametrize("n", [1, 2, 5, 8, 12, 13])
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 10, 11, 12, 13])
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 def test_constant_circuits_on_small_kets_match_qutip(n, dtype):
-    """Kets of up to 2**12 amplitudes run float-angle circuits factor by factor in NumPy
-    (tqsim.fusion.evolve_small_ket); larger ones compose NumPy blocks. Both equal QuTiP's gate
+    """Float-angle circuits run in NumPy on kets of up to 2**12 amplitudes
+    (tqsim.fusion.evolve_small_ket: folded factors one by one up to 2**10, composed blocks
+    above), and as NumPy-composed blocks applied by PyTorch beyond. All equal QuTiP's gate
     matrices applied one by one, for every kind of gate, scattered and reversed qubits, user
     matrices and diagonal runs."""
     import tqsim as tq

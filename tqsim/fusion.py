@@ -27,8 +27,8 @@ import torch
 from .gates import Gate, numpy_operator, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
 
-__all__ = ["Block", "Factor", "SMALL_KET_AMPLITUDES", "Step", "applies_apart", "block_size", "build_operator",
-           "evolve_small_ket", "gate_operators", "plan", "schedule", "step_operators"]
+__all__ = ["Block", "FACTORS_ON_KET_AMPLITUDES", "Factor", "SMALL_KET_AMPLITUDES", "Step", "applies_apart",
+           "block_size", "build_operator", "evolve_small_ket", "gate_operators", "plan", "schedule", "step_operators"]
 
 
 @dataclass
@@ -487,35 +487,44 @@ def _compose_numpy(m: int, factors: list[tuple[np.ndarray, tuple[int, ...]]]) ->
     return matrix
 
 
-#: Kets of at most this many amplitudes run constant circuits gate factor by gate factor in NumPy
-#: (:func:`evolve_small_ket`): there a 4 x 4 factor costs as much on the ket as on a 32 x 32 block,
-#: and a NumPy call a few microseconds against PyTorch's ten to twenty.
-SMALL_KET_AMPLITUDES = 2**10
+#: Kets of at most this many amplitudes run constant circuits in NumPy (:func:`evolve_small_ket`):
+#: a NumPy call costs a few microseconds against PyTorch's ten to twenty.
+SMALL_KET_AMPLITUDES = 2**12
+
+#: Up to this many amplitudes the folded factors act on the ket one by one: a 4 x 4 factor
+#: costs as much there as on a 32 x 32 block. Larger kets compose each block first.
+FACTORS_ON_KET_AMPLITUDES = 2**10
 
 
 def evolve_small_ket(amplitudes: np.ndarray, gates: Sequence[Gate]) -> np.ndarray:
     """A ket of at most :data:`SMALL_KET_AMPLITUDES` amplitudes (complex128) after constant ``gates``.
 
-    The blocks of :func:`schedule` are not composed: their 1-qubit gates are folded into the
-    multi-qubit gates beside them (one NumPy batch per pattern) and the few factors act on the
-    ket directly; diagonal blocks multiply it once.
+    The 1-qubit gates of each block of :func:`schedule` are folded into the multi-qubit gates
+    beside them (one NumPy batch per pattern); the factors then act on the ket one by one, or
+    composed into their block's matrix on kets above :data:`FACTORS_ON_KET_AMPLITUDES`.
+    Diagonal blocks multiply the ket once.
     """
     n = amplitudes.size.bit_length() - 1
+    compose = amplitudes.size > FACTORS_ON_KET_AMPLITUDES
     steps = schedule(gates, block_size(False, False))
     matrices = _GateMatrices(gates, [j for step in steps for j in step.members])
     patterns, where = _fold_patterns(steps)
     folded = [_folded(pattern, matrices) for pattern in patterns]
     psi = amplitudes
     for step in steps:
+        m = len(step.qubits)
         if step.is_diagonal:
-            m = len(step.qubits)
             diagonal = np.ones(1 << m, dtype=complex)
             for j, local in zip(step.members, step.local):
                 diagonal = diagonal * matrices[j].diagonal()[_target_index(m, local)]
             psi = _ket_times(psi, diagonal, step.qubits, n)
-        else:
-            for f, (p, i) in zip(step.factors, where[step]):
-                psi = _ket_times(psi, folded[p][i], tuple(step.qubits[t] for t in f.targets), n)
+            continue
+        factors = [(folded[p][i], f.targets) for f, (p, i) in zip(step.factors, where[step])]
+        if compose and len(factors) > 1:
+            psi = _ket_times(psi, _compose_numpy(m, factors), step.qubits, n)
+            continue
+        for op, targets in factors:
+            psi = _ket_times(psi, op, tuple(step.qubits[t] for t in targets), n)
     return psi
 
 
