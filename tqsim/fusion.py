@@ -268,7 +268,8 @@ def schedule(gates: Sequence[Gate], max_qubits: int) -> tuple[Step, ...]:
     controlled gates), never on their angles, so a training loop that
     rebuilds the same circuit with new angles every step plans it once.
     """
-    key = tuple((g.qubits, g.is_diagonal, g.is_controlled and len(g.qubits) > max_qubits) for g in gates)  # applies_apart
+    # (qubits, diagonal, applies_apart), the last written out: this runs once per gate of 10**5-gate files
+    key = tuple((g.qubits, g.is_diagonal, g.is_controlled and len(g.qubits) > max_qubits) for g in gates)
     return _schedule(key, max_qubits)
 
 
