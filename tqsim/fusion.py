@@ -361,30 +361,45 @@ def _constant_operators(steps: Sequence[Step], gates: Sequence[Gate], dtype: tor
 
     A NumPy operation on a 32 x 32 matrix costs a few microseconds, a PyTorch
     one five to fifteen; a circuit of a hundred thousand gates spends its time
-    here. So the gates' matrices are built one batch per kind of gate
-    (:class:`_GateMatrices`), each block's 1-qubit gates are folded into its
-    multi-qubit gates one batch per pattern (:func:`_fold_patterns`), and each
-    block composes its few factors in complex128, cast once.
+    here. Each block composes its few folded factors (:func:`_constant_steps`)
+    in complex128, cast once.
+    """
+    result: list[torch.Tensor | None] = []
+    for step, piece in zip(steps, _constant_steps(steps, gates)):
+        if piece is None:
+            result.append(None)
+            continue
+        m = len(step.qubits)
+        own = isinstance(piece, np.ndarray) or (len(piece) == 1 and piece[0][1] == tuple(range(m)))
+        block = (piece if isinstance(piece, np.ndarray) else piece[0][0]) if own else _compose_numpy(m, piece)
+        result.append(torch.from_numpy(block).to(dtype=dtype, device=device))
+    return result
+
+
+def _constant_steps(steps: Sequence[Step], gates: Sequence[Gate]) -> list:
+    """For each step of constant ``gates``: None (applied apart), the diagonal of a diagonal block, or
+    the block's factors ``[(matrix, local targets), ...]`` in the order they act.
+
+    The gates' matrices are built one batch per kind of gate (:class:`_GateMatrices`) and each
+    block's 1-qubit gates are folded into its multi-qubit gates one batch per pattern
+    (:func:`_fold_patterns`).
     """
     matrices = _GateMatrices(gates, [j for step in steps if not step.apart for j in step.members])
     patterns, where = _fold_patterns(steps)
     folded = [_folded(pattern, matrices) for pattern in patterns]
-    result: list[torch.Tensor | None] = []
+    pieces: list = []
     for step in steps:
         if step.apart:
-            result.append(None)
-            continue
-        m = len(step.qubits)
-        if step.is_diagonal:
-            block = np.ones(1 << m, dtype=complex)
+            pieces.append(None)
+        elif step.is_diagonal:
+            m = len(step.qubits)
+            diagonal = np.ones(1 << m, dtype=complex)
             for j, local in zip(step.members, step.local):
-                block = block * matrices[j].diagonal()[_target_index(m, local)]
+                diagonal = diagonal * matrices[j].diagonal()[_target_index(m, local)]
+            pieces.append(diagonal)
         else:
-            factors = [(folded[p][i], f.targets) for f, (p, i) in zip(step.factors, where[step])]
-            own = len(factors) == 1 and factors[0][1] == tuple(range(m))  # one factor that is the block
-            block = factors[0][0] if own else _compose_numpy(m, factors)
-        result.append(torch.from_numpy(block).to(dtype=dtype, device=device))
-    return result
+            pieces.append([(folded[p][i], f.targets) for f, (p, i) in zip(step.factors, where[step])])
+    return pieces
 
 
 class _GateMatrices:
@@ -476,15 +491,11 @@ def _times_one_qubit(matrices: np.ndarray, ones: np.ndarray, slot: int, on_the_r
 
 
 def _compose_numpy(m: int, factors: list[tuple[np.ndarray, tuple[int, ...]]]) -> np.ndarray:
-    """The matrix on ``m`` qubits of ``factors`` ``(matrix, local targets)`` in the order they act."""
+    """The matrix on ``m`` qubits of ``factors`` ``(matrix, local targets)`` in the order they act:
+    each factor acts on the rows (the columns are kets)."""
     matrix = np.eye(1 << m, dtype=complex)
     for op, local in factors:
-        how, *layout = _placement(m, local)
-        if how == "adjacent":
-            matrix = np.matmul(op, matrix.reshape(layout[0])).reshape(matrix.shape)
-        else:
-            index, same_rest = layout
-            matrix = (op[index[:, None], index[None, :]] * same_rest) @ matrix
+        matrix = _times_on(matrix, op, local, m)
     return matrix
 
 
@@ -508,52 +519,36 @@ def evolve_small_ket(amplitudes: np.ndarray, gates: Sequence[Gate]) -> np.ndarra
     n = amplitudes.size.bit_length() - 1
     compose = amplitudes.size > FACTORS_ON_KET_AMPLITUDES
     steps = schedule(gates, block_size(False, False))
-    matrices = _GateMatrices(gates, [j for step in steps for j in step.members])
-    patterns, where = _fold_patterns(steps)
-    folded = [_folded(pattern, matrices) for pattern in patterns]
     psi = amplitudes
-    for step in steps:
-        m = len(step.qubits)
-        if step.is_diagonal:
-            diagonal = np.ones(1 << m, dtype=complex)
-            for j, local in zip(step.members, step.local):
-                diagonal = diagonal * matrices[j].diagonal()[_target_index(m, local)]
-            psi = _ket_times(psi, diagonal, step.qubits, n)
-            continue
-        factors = [(folded[p][i], f.targets) for f, (p, i) in zip(step.factors, where[step])]
-        if compose and len(factors) > 1:
-            psi = _ket_times(psi, _compose_numpy(m, factors), step.qubits, n)
-            continue
-        for op, targets in factors:
-            psi = _ket_times(psi, op, tuple(step.qubits[t] for t in targets), n)
+    for step, piece in zip(steps, _constant_steps(steps, gates)):
+        if isinstance(piece, np.ndarray):  # a diagonal block
+            psi = _times_on(psi, piece, step.qubits, n)
+        elif compose and len(piece) > 1:
+            psi = _times_on(psi, _compose_numpy(len(step.qubits), piece), step.qubits, n)
+        else:
+            for op, targets in piece:
+                psi = _times_on(psi, op, tuple(step.qubits[t] for t in targets), n)
     return psi
 
 
-def _ket_times(psi: np.ndarray, op: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:
-    """A flat ket after ``op`` (a diagonal, or a matrix big-endian over ``qubits``) acts on ``qubits``."""
+def _times_on(psi: np.ndarray, op: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:
+    """``psi`` (a flat ket ``(2**n,)``, or kets as the columns of ``(2**n, c)``) after ``op`` (a diagonal,
+    or a matrix big-endian over ``qubits``) acts on ``qubits``: NumPy's counterpart of
+    :func:`tqsim.tensor.flat.apply_matrix` for the small kets and blocks of constant circuits."""
     k = len(qubits)
     if qubits == tuple(range(qubits[0], qubits[0] + k)):  # adjacent, in order
         view = psi.reshape(1 << qubits[0], 1 << k, -1)
         if op.ndim == 1:
-            return (op[:, None] * view).reshape(-1)
-        if qubits[0] < 3:  # a few stacked products
-            return np.matmul(op, view).reshape(-1)
+            return (op[:, None] * view).reshape(psi.shape)
+        if qubits[0] < 4:  # up to 8 stacked products
+            return np.matmul(op, view).reshape(psi.shape)
         # many stacked products cost a call each: one product with the target axis in front instead
         rows = view.transpose(1, 0, 2).reshape(1 << k, -1)
-        return (op @ rows).reshape(view.shape[1], view.shape[0], -1).transpose(1, 0, 2).reshape(-1)
-    tensor = np.moveaxis(psi.reshape((2,) * n), qubits, range(k)).reshape(1 << k, -1)
+        return (op @ rows).reshape(view.shape[1], view.shape[0], -1).transpose(1, 0, 2).reshape(psi.shape)
+    axes = (2,) * n + (-1,)
+    tensor = np.moveaxis(psi.reshape(axes), qubits, range(k)).reshape(1 << k, -1)
     product = op[:, None] * tensor if op.ndim == 1 else op @ tensor
-    return np.moveaxis(product.reshape((2,) * n), range(k), qubits).reshape(-1)
-
-
-@lru_cache(maxsize=4096)
-def _placement(m: int, local: tuple[int, ...]) -> tuple:
-    """How a matrix on ``local`` of ``m`` qubits multiplies a block's matrix from the left:
-    ``("adjacent", view shape)`` or ``("embedded", index, same_rest)``."""
-    k = len(local)
-    if local == tuple(range(local[0], local[0] + k)):
-        return "adjacent", (1 << local[0], 1 << k, -1)
-    return ("embedded", *_embedding(m, local))
+    return np.moveaxis(product.reshape(axes), range(k), qubits).reshape(psi.shape)
 
 
 @lru_cache(maxsize=4096)
@@ -564,15 +559,3 @@ def _target_index(m: int, local: tuple[int, ...]) -> np.ndarray:
     for q in local:
         index = (index << 1) | ((basis >> (m - 1 - q)) & 1)
     return index
-
-
-@lru_cache(maxsize=4096)
-def _embedding(m: int, local: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """``(index, same_rest)``: a gate on ``local`` embedded in ``m`` qubits is
-    ``op[index[i], index[j]]`` where the other bits of ``i`` and ``j`` agree."""
-    index = _target_index(m, local)
-    mask = (1 << m) - 1
-    for q in local:
-        mask &= ~(1 << (m - 1 - q))
-    rest = np.arange(1 << m) & mask
-    return index, rest[:, None] == rest[None, :]
