@@ -2,7 +2,10 @@
 
 CPU: random circuits, RY on every qubit then a CZ brickwork, 10 layers, from
 |0...0>, at ``--sizes`` (default n = 12, 16, 20, 22, 24) in ``--dtypes``
-(default complex64 and complex128), through
+(default complex64 and complex128), through the simulators below. Every gate
+of that circuit is real, so tqsim evolves the real parts alone (the imaginary
+parts stay zero); ``--rotation rx`` puts RX in place of RY, for complex
+amplitudes throughout, a circuit every simulator handles in complex arithmetic.
 
 - tqsim: ``Circuit.run``, with the circuit built inside the timed region, so
   its gate fusion is timed too,
@@ -39,6 +42,7 @@ around it (building the gate matrix, checks), shown in its own column.
     pip install -e ".[bench]"
     python benchmarks/bench_dense.py            # CPU part, then GPU part if CUDA is present
     python benchmarks/bench_dense.py --busy 2   # the CPU part beside two busy processes
+    python benchmarks/bench_dense.py --rotation rx   # a circuit with complex amplitudes
     python benchmarks/bench_dense.py --sizes 12 16 --dtypes complex64 --peers qsim --rounds 1   # a quick look
     python benchmarks/bench_dense.py --gpu      # GPU part only (no peer packages needed)
 """
@@ -76,33 +80,33 @@ PEERS = {
 SHORT = {"qsim": "qsim", "lightning": "lightning.qubit", "aer": "Aer"}
 
 
-def qiskit_circuit(n, layers):
+def qiskit_circuit(n, layers, rotation):
     from qiskit import QuantumCircuit
 
     qc = QuantumCircuit(n)
     # Qiskit is little-endian: our qubit q is its qubit n-1-q, so amplitudes line up
     for angles, pairs in layers:
         for q, a in enumerate(angles):
-            qc.ry(float(a), n - 1 - q)
+            getattr(qc, rotation)(float(a), n - 1 - q)
         for a, b in pairs:
             qc.cz(n - 1 - a, n - 1 - b)
     qc.save_statevector()
     return qc
 
 
-def cirq_circuit(n, layers):
+def cirq_circuit(n, layers, rotation):
     import cirq
 
     # Cirq orders qubits by LineQubit index, the first most significant: our qubit q is LineQubit(q)
     qubits = cirq.LineQubit.range(n)
     circuit = cirq.Circuit()
     for angles, pairs in layers:
-        circuit.append(cirq.Moment(cirq.ry(float(a)).on(qubits[q]) for q, a in enumerate(angles)))
+        circuit.append(cirq.Moment(getattr(cirq, rotation)(float(a)).on(qubits[q]) for q, a in enumerate(angles)))
         circuit.append(cirq.Moment(cirq.CZ(qubits[a], qubits[b]) for a, b in pairs))
     return circuit
 
 
-def runners(simulator: str, n: int, dtype: str, threads: int) -> dict:
+def runners(simulator: str, n: int, dtype: str, threads: int, rotation: str) -> dict:
     """``{variant: (run, state_of)}``: ``run()`` simulates the circuit, ``state_of(run())`` is its final
     state as a NumPy vector in tqsim's qubit order. qsim has one variant per fusion size, the others one."""
     layers = brickwork(n, DEPTH, seed=n)
@@ -111,13 +115,13 @@ def runners(simulator: str, n: int, dtype: str, threads: int) -> dict:
         start = tq.StateVector.zeros(n, dtype=DTYPES[dtype])
 
         def run_tqsim():
-            return brickwork_circuit(n, layers).run(start)  # circuit built inside: fusion is timed
+            return brickwork_circuit(n, layers, rotation).run(start)  # circuit built inside: fusion is timed
 
         return {"": (run_tqsim, lambda state: state.amplitudes().detach().cpu().numpy())}
     if simulator == "qsim":
         import qsimcirq
 
-        circuit = cirq_circuit(n, layers)
+        circuit = cirq_circuit(n, layers, rotation)
         sims = {f: qsimcirq.QSimSimulator(qsimcirq.QSimOptions(max_fused_gate_size=f, cpu_threads=threads))
                 for f in QSIM_FUSIONS}
         return {f: (lambda sim=sim: sim.simulate(circuit), lambda result: result.final_state_vector)
@@ -131,7 +135,7 @@ def runners(simulator: str, n: int, dtype: str, threads: int) -> dict:
         def state():  # PennyLane wires are big-endian as tqsim
             for angles, pairs in layers:
                 for q, a in enumerate(angles):
-                    qml.RY(float(a), wires=q)
+                    (qml.RY if rotation == "ry" else qml.RX)(float(a), wires=q)
                 for a, b in pairs:
                     qml.CZ(wires=[a, b])
             return qml.state()
@@ -142,7 +146,7 @@ def runners(simulator: str, n: int, dtype: str, threads: int) -> dict:
 
         sim = AerSimulator(method="statevector", precision="single" if dtype == "complex64" else "double",
                            max_parallel_threads=threads)
-        qc = qiskit_circuit(n, layers)
+        qc = qiskit_circuit(n, layers, rotation)
         return {"": (lambda: sim.run(qc).result(), lambda result: np.asarray(result.get_statevector()))}
     raise ValueError(simulator)
 
@@ -156,11 +160,11 @@ def median_call_time(run, calls: int) -> float:
     return statistics.median(times)
 
 
-def serve(connection, simulator: str, n: int, dtype: str, threads: int) -> None:  # pragma: no cover - a worker
+def serve(connection, simulator: str, n: int, dtype: str, threads: int, rotation: str) -> None:  # pragma: no cover - a worker
     """One simulator in a process of its own: answers "check" with ``{variant: final state}``, a number k
     with ``{variant: median time of k runs}`` (each variant warmed up first), None by exiting."""
     try:
-        variants = runners(simulator, n, dtype, threads)
+        variants = runners(simulator, n, dtype, threads, rotation)
         while True:
             request = connection.recv()
             if request is None:
@@ -191,7 +195,7 @@ def fidelity(a: np.ndarray, b: np.ndarray) -> float:
     return abs(np.vdot(a.astype(np.complex128), b.astype(np.complex128))) ** 2
 
 
-def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str]) -> dict:
+def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotation: str) -> dict:
     """Every simulator in its own process, stepping one at a time, in alternating rounds."""
     context = multiprocessing.get_context("spawn")
     threads = torch.get_num_threads()
@@ -201,7 +205,7 @@ def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str]) -> di
     try:
         for name in ["tqsim", *peers]:
             parent, child = context.Pipe()
-            process = context.Process(target=serve, args=(child, name, n, dtype, threads), daemon=True)
+            process = context.Process(target=serve, args=(child, name, n, dtype, threads, rotation), daemon=True)
             process.start()
             workers[name] = (process, parent)
         if saved is None:
@@ -256,12 +260,12 @@ def available_peers(asked: list[str] | None) -> list[str]:
     return chosen
 
 
-def cpu_part(sizes, dtypes, rounds, calls, peers, busy):
+def cpu_part(sizes, dtypes, rounds, calls, peers, busy, rotation="ry"):
     threads = torch.get_num_threads()
     labels = {p: PEERS[p][2].format(".".join(importlib.metadata.version(PEERS[p][1]).split(".")[:2]))
               for p in peers}
     versions = "".join(f", {PEERS[p][1]} {importlib.metadata.version(PEERS[p][1])}" for p in peers)
-    print(f"\nCPU, RY + CZ brickwork, depth {DEPTH}; torch {torch.__version__} ({threads} threads){versions}; "
+    print(f"\nCPU, {rotation.upper()} + CZ brickwork, depth {DEPTH}; torch {torch.__version__} ({threads} threads){versions}; "
           f"{busy} busy processes beside; medians of {rounds} alternating rounds of {calls} runs")
     print("| n | dtype | tqsim ms | " + "".join(f"{labels[p]} ms | " for p in peers)
           + "".join(f"tqsim / {SHORT[p]} | " for p in peers) + "worst 1-F |")
@@ -271,13 +275,13 @@ def cpu_part(sizes, dtypes, rounds, calls, peers, busy):
         for n in sizes:
             for dtype in dtypes:
                 here = [p for p in peers if dtype in PEERS[p][3]]
-                row = measure(n, dtype, rounds, calls, here)
+                row = measure(n, dtype, rounds, calls, here, rotation)
                 rows.append(row)
                 cells = "".join(f"{row['ms'][p]:.3f} | " if p in here else "- | " for p in peers)
                 ratios = "".join(f"{row['ratio'][p]:.2f} | " if p in here else "- | " for p in peers)
                 worst = f"{max(row['one_minus_fidelity'].values()):.1e}" if here else "-"
                 print(f"| {n} | {dtype} | {row['ms']['tqsim']:.3f} | {cells}{ratios}{worst} |", flush=True)
-    return {"busy": busy, "threads": threads, "labels": labels, "rows": rows}
+    return {"busy": busy, "threads": threads, "rotation": rotation, "labels": labels, "rows": rows}
 
 
 def cuda_time(fn, repeats: int) -> float:
@@ -361,13 +365,16 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds on the CPU (default 5; --quick: 2)")
     parser.add_argument("--calls", type=int, default=3, help="timed runs per simulator per round (default 3)")
     parser.add_argument("--busy", type=int, default=0, help="processes spinning beside the CPU part (default 0)")
+    parser.add_argument("--rotation", choices=["ry", "rx"], default="ry",
+                        help="the CPU circuit's rotations: ry (real amplitudes, the default) or rx (complex)")
     parser.add_argument("--out", help="folder for bench_dense.json")
     args = parser.parse_args(argv)
     results = {}
     if not args.gpu:
         sizes = args.sizes or ([12, 16] if args.quick else [12, 16, 20, 22, 24])
         rounds = args.rounds or (2 if args.quick else 5)
-        results["cpu"] = cpu_part(sizes, args.dtypes, rounds, args.calls, available_peers(args.peers), args.busy)
+        results["cpu"] = cpu_part(sizes, args.dtypes, rounds, args.calls, available_peers(args.peers), args.busy,
+                                  args.rotation)
     if torch.cuda.is_available():
         sizes = (20, 24) if args.quick else (24, 28, 30)
         results["gpu"] = gpu_part(sizes, repeats=10 if args.quick else 30)

@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -83,12 +85,15 @@ def test_study_batch_agreement_small_prints_both_comparisons_per_family():
     assert all(float(cut) < 1e-10 for _, how, cut in rows if how == "batched"), out
 
 
-def test_bench_dense_small_checks_every_peer_state_and_prints_the_ratios():
-    """Each peer's final state must match tqsim's before it is timed; the ratios are tqsim ms / peer ms."""
+@pytest.mark.parametrize("rotation", ["ry", "rx"])
+def test_bench_dense_small_checks_every_peer_state_and_prints_the_ratios(rotation):
+    """Each peer's final state must match tqsim's before it is timed; the ratios are tqsim ms / peer ms.
+    With RY every amplitude stays real (tqsim's real path, at 10 qubits), with RX they are complex."""
     import importlib.util
 
-    out = run(str(BENCHMARKS / "bench_dense.py"), "--sizes", "6", "--rounds", "1", "--calls", "1",
-              "--dtypes", "complex64", "complex128")
+    out = run(str(BENCHMARKS / "bench_dense.py"), "--sizes", "10", "--rounds", "1", "--calls", "1",
+              "--dtypes", "complex64", "complex128", "--rotation", rotation)
+    assert f"CPU, {rotation.upper()} + CZ brickwork" in out, out
     header = re.search(r"^\| n \| dtype \| tqsim ms \| (.*) \| worst 1-F \|$", out, re.M)
     assert header, out
     columns = header.group(1).split(" | ")
@@ -100,7 +105,7 @@ def test_bench_dense_small_checks_every_peer_state_and_prints_the_ratios():
     for label, modules in installed.items():
         if all(importlib.util.find_spec(m) for m in modules):
             assert any(p.startswith(label + " ") for p in peers), (label, columns)
-    rows = dict(re.findall(r"^\| 6 \| (complex64|complex128) \| (.*) \|$", out, re.M))
+    rows = dict(re.findall(r"^\| 10 \| (complex64|complex128) \| (.*) \|$", out, re.M))
     assert sorted(rows) == ["complex128", "complex64"], out
     for dtype, cells in rows.items():
         cells = cells.split(" | ")

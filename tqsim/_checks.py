@@ -161,7 +161,11 @@ def finite(values: Sequence[torch.Tensor], what: str = "parameter") -> None:
     tensors = [v.detach() for v in values if isinstance(v, torch.Tensor) and not v.is_complex()]
     if not tensors or recording_cuda_graph(tensors[0]):
         return
-    flat = torch.cat([t.reshape(-1).to(tensors[0].device, torch.float64) for t in tensors])
+    first = tensors[0]
+    if all(t.ndim == 0 and t.dtype == first.dtype and t.device == first.device for t in tensors):
+        flat = torch.stack(tensors)  # the angles of a circuit: one call, not three per angle
+    else:
+        flat = torch.cat([t.reshape(-1).to(first.device, torch.float64) for t in tensors])
     if not bool(torch.isfinite(flat).all()):
         bad = flat[~torch.isfinite(flat)][0].item()
         raise ValueError(f"{what} values must be finite, got {bad}")

@@ -96,8 +96,8 @@ class Gate:
             if params:
                 # floats first: isinstance against torch.Tensor costs as much as the rest of a float's check
                 shapes = [p.shape for p in params if type(p) is not float and isinstance(p, torch.Tensor)]
-                if shapes:
-                    batch_shape = torch.broadcast_shapes(*shapes)
+                if shapes:  # one shape is its own broadcast (torch.broadcast_shapes costs 10 us)
+                    batch_shape = shapes[0] if len(shapes) == 1 else torch.broadcast_shapes(*shapes)
         #: ``()`` or ``(batch,)``: the shape of a batch of gates
         self.batch_shape = batch_shape
         #: leading qubits that act as controls (for drawings)
@@ -184,6 +184,11 @@ class Gate:
         return f"{self.label()} on {list(self.qubits)}"
 
 
+def has_real_matrix(gate: Gate) -> bool:
+    """True when the gate's matrix is real for every value of its (real) angles."""
+    return gate.name.rstrip("†") in _REAL
+
+
 def _adjoint_builder(build: Builder, is_diagonal: bool) -> Builder:
     """The builder of the adjoint operator."""
     if is_diagonal:
@@ -232,7 +237,8 @@ def stacked_gate(gates: Sequence[Gate], qubits: Sequence[int], device: torch.dev
         values = [g.params[j] for g in gates]
         tensors = [v for v in values if isinstance(v, torch.Tensor)]
         if len(tensors) == len(values) and len({(v.dtype, v.device) for v in tensors}) == 1:
-            params.append(torch.stack([v.expand(shape) for v in tensors]).to(device=device, dtype=torch.float64))
+            params.append(torch.stack([v if v.shape == shape else v.expand(shape) for v in tensors])
+                          .to(device=device, dtype=torch.float64))
         elif tensors:  # floats as fills, not copies from the host (which a CUDA graph cannot record)
             params.append(torch.stack([
                 v.to(device=device, dtype=torch.float64).expand(shape) if isinstance(v, torch.Tensor)
@@ -326,6 +332,10 @@ _FIXED = {
              False),
 }
 _CONTROLS = {"cx": 1, "cy": 1, "cz": 1, "ccx": 2, "cswap": 1, "ch": 1, "csx": 1}
+#: Gates whose matrix is real at every real angle (adjoints included): they keep a real ket real
+#: (RY and CNOT ansätze, CZ brickworks), so StateVector can evolve such kets in real arithmetic.
+_REAL = frozenset({"i", "x", "z", "h", "cx", "cz", "swap", "ccx", "cswap", "ch", "dcx", "ry", "cry",
+                   "mcx", "c3x", "c4x"})
 _ADJOINT_NAME = {"s": "sdg", "sdg": "s", "t": "tdg", "tdg": "t", "sx": "sxdg", "sxdg": "sx"}
 _NOT_HERMITIAN = {"iswap", "csx", "rc3x", "dcx"}  # adjoints built generically (name ending in "†")
 

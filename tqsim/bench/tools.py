@@ -26,12 +26,14 @@ def brickwork(n: int, depth: int, seed: int) -> Layers:
     return [(rng.uniform(0, 2 * np.pi, n), [(q, q + 1) for q in range(layer % 2, n - 1, 2)]) for layer in range(depth)]
 
 
-def brickwork_circuit(n: int, layers: Layers) -> Circuit:
-    """The tqsim Circuit of ``layers``."""
+def brickwork_circuit(n: int, layers: Layers, rotation: str = "ry") -> Circuit:
+    """The tqsim Circuit of ``layers``, its rotations ``rotation`` ("ry": real amplitudes throughout,
+    "rx": complex ones)."""
     circuit = Circuit(n)
+    rotate = getattr(circuit, rotation)
     for angles, pairs in layers:
         for q, angle in enumerate(angles):
-            circuit.ry(float(angle), q)
+            rotate(float(angle), q)
         for a, b in pairs:
             circuit.cz(a, b)
     return circuit

@@ -64,7 +64,11 @@ class set_gradient_method:
       then one backward sweep that un-computes the gates (a few states in all).
     - ``"auto"`` (the default): the adjoint method for kets of at least
       :data:`ADJOINT_AMPLITUDES` amplitudes, where it is the faster one,
-      autograd below.
+      autograd below; and on the CPU, a single ket of at most
+      :data:`tqsim.states.small_kets.SMALL_TRACKED_AMPLITUDES` amplitudes
+      evolves in NumPy, differentiated by the adjoint method there
+      (:mod:`tqsim.states.small_kets`: a few NumPy calls instead of hundreds
+      of small PyTorch operations).
 
     All three give the same gradients to rounding, and ``loss.backward()``
     reads the same. Works as a function and as a context manager, like

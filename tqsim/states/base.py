@@ -22,7 +22,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 
 import torch
 
-from .. import _checks, fusion
+from .. import _checks, composed_blocks, fusion
 from .._threads import backward_on_one_thread_if_small, one_thread_if_small
 from .adjoint import evolve_adjoint, uses_adjoint
 from ..channels import Channel
@@ -632,37 +632,55 @@ class DenseState(Exportable):
         )
         max_qubits = fusion.block_size(data.is_cuda, track)
         runs = _gate_runs(operations)
-        reversible = track and self._adjoint and len(runs) == 1 and runs[0][1] is None
-        if reversible and uses_adjoint(self._evolved_size(runs[0][0])):
-            gates = runs[0][0]
-            steps = fusion.schedule(gates, max_qubits)
-            operators = self._step_operators(steps, gates)
-            return type(self)(evolve_adjoint(data, steps, operators, gates, _Buffers), self.num_qubits)
-        if not track and len(runs) == 1 and runs[0][1] is None:
-            small = self._evolve_small(runs[0][0])
+        single = len(runs) == 1 and runs[0][1] is None
+        if single:
+            small = (self._evolve_small_tracked if track else self._evolve_small)(runs[0][0])
             if small is not None:
                 return type(self)(small, self.num_qubits)
+        real = single and self._stays_real(data, runs[0][0])
+        if real:  # real parts only: the imaginary parts are zero before and after
+            data = data.real.contiguous()
+        if track and self._adjoint and single and uses_adjoint(self._evolved_size(runs[0][0])):
+            gates = runs[0][0]
+            steps = fusion.schedule(gates, max_qubits)
+            operators = self._step_operators(steps, gates, real)
+            data = evolve_adjoint(data, steps, operators, gates, _Buffers)
+            return type(self)(data.to(self.dtype) if real else data, self.num_qubits)
         buffers = None if track else _Buffers()
         for gates, channel in runs:
             steps = fusion.schedule(gates, max_qubits)
-            for step, op in zip(steps, self._step_operators(steps, gates)):
+            for step, op in zip(steps, self._step_operators(steps, gates, real)):
                 data = self._apply_step(data, op, step, gates[step.members[0]], buffers)
             if channel is not None:
                 data = self._apply_channel(data, channel, buffers)
+        if real:
+            data = data.to(self.dtype)
         if track:
             data = backward_on_one_thread_if_small(data)
         return type(self)(data, self.num_qubits)
 
-    def _step_operators(self, steps, gates) -> list[torch.Tensor]:
-        """Every step's operator: fused blocks built together, target operators of wide controlled gates."""
-        operators = fusion.step_operators(steps, gates, self.dtype, self.device)
+    def _step_operators(self, steps, gates, real: bool = False) -> list[torch.Tensor]:
+        """Every step's operator: fused blocks built together, target operators of wide controlled gates;
+        their real parts for a ket evolved in real arithmetic (:meth:`_stays_real`)."""
+        if composed_blocks.applies(gates, self.device):
+            operators = composed_blocks.step_operators(steps, gates, self.dtype, self.device)
+        else:
+            operators = fusion.step_operators(steps, gates, self.dtype, self.device)
         for i, step in enumerate(steps):
             if step.apart:
                 operators[i] = gates[step.members[0]].target_operator(self.dtype, self.device)
-        return operators
+        return [op.real.contiguous() for op in operators] if real else operators
+
+    def _stays_real(self, data: torch.Tensor, gates: list[Gate]) -> bool:
+        """Whether ``gates`` may act on the real parts of ``data`` alone (:class:`StateVector` decides)."""
+        return False
 
     def _evolve_small(self, gates: list[Gate]) -> torch.Tensor | None:
         """The data after ``gates`` by a path for small states, or None where it does not apply."""
+        return None
+
+    def _evolve_small_tracked(self, gates: list[Gate]) -> torch.Tensor | None:
+        """:meth:`_evolve_small` when a gradient is tracked."""
         return None
 
     def _evolved_size(self, gates) -> int:

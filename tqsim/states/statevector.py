@@ -9,11 +9,17 @@ import torch
 
 from .. import _checks, fusion
 from .._threads import small_on_one_thread
+from ..gates import has_real_matrix
 from ..tensor.flat import flip_qubits, ket_reduced, num_qubits_of
-from .adjoint import ket_step
+from . import small_kets
+from .adjoint import gradient_method, ket_step
 from .base import DenseState, dense_pauli_expectation, reorder_reduced
 
-__all__ = ["StateVector"]
+__all__ = ["StateVector", "REAL_KET_AMPLITUDES"]
+
+#: Real kets of at least this many amplitudes (batch included) evolve in real arithmetic under
+#: gates with real matrices (:meth:`StateVector._stays_real`); below, the check costs what it saves.
+REAL_KET_AMPLITUDES = 2**13
 
 
 class StateVector(DenseState):
@@ -138,7 +144,9 @@ class StateVector(DenseState):
     def probabilities(self) -> torch.Tensor:
         """``|amplitude|**2`` for every basis state (real, differentiable)."""
         amps = self._data
-        return amps.real.square() + amps.imag.square()
+        # the same bits as real**2 + imag**2, in one complex product: its backward costs a third less
+        # (taking the parts apart costs a zero-filled complex gradient each)
+        return (amps * amps.conj()).real
 
     @small_on_one_thread
     def norm(self) -> torch.Tensor:
@@ -207,6 +215,27 @@ class StateVector(DenseState):
 
     def _apply_step(self, data, op, step, gate, buffers):
         return ket_step(data, op, step, gate, buffers)
+
+    def _stays_real(self, data, gates):
+        """A ket whose imaginary parts are all zero stays real under gates with real matrices (RY and
+        CNOT ansätze, CZ brickworks): its real parts then evolve alone, in the real dtype, with a quarter
+        of the arithmetic and half the memory traffic of complex products.
+
+        Not when the input amplitudes take a gradient (that of their imaginary parts would be lost),
+        and on the CPU only (the CUDA kernels take complex states; not measured on a device yet).
+        """
+        if (data.device.type != "cpu" or data.numel() < REAL_KET_AMPLITUDES
+                or (data.requires_grad and torch.is_grad_enabled())
+                or not all(has_real_matrix(g) for g in gates)):
+            return False
+        return not bool(torch.count_nonzero(data.imag))
+
+    def _evolve_small_tracked(self, gates):
+        """A small ket on the CPU with a gradient, under "auto" differentiation: gate by gate in NumPy
+        (:mod:`tqsim.states.small_kets`)."""
+        if gradient_method() != "auto" or not small_kets.applies(self._data, gates):
+            return None
+        return small_kets.evolve(self._data, gates)
 
     def _evolve_small(self, gates):
         """A small ket on the CPU under gates with no tensor parameters (a circuit read from a file):
