@@ -43,6 +43,56 @@ def one_thread_if_small(amplitudes: int, device: torch.device):
         torch.set_num_threads(threads)
 
 
+@functools.lru_cache(maxsize=None)
+def _openblas_threads():
+    """``(get, set)`` of the thread count of the OpenBLAS that NumPy runs on, found among the libraries
+    this process has mapped (Linux), or None (another BLAS, or another system)."""
+    import ctypes
+    import re
+
+    import numpy  # noqa: F401 - maps NumPy's BLAS before the search
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted(set(re.findall(r"/\S*openblas\S*\.so\S*", maps.read())))
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
+            get = getattr(library, f"{prefix}openblas_get_num_threads{suffix}", None)
+            set_ = getattr(library, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
+                return get, set_
+    return None
+
+
+@contextlib.contextmanager
+def numpy_on_one_thread():
+    """NumPy's BLAS on one thread for the block (a context manager and a decorator).
+
+    tqsim's NumPy paths (small kets, blocks of small matrices) gain nothing from
+    a second thread, and OpenBLAS's idle threads spin for a while after every
+    call it threads: beside a tqsim training process, Lightning's step took
+    3.5x its time. The caller's count is restored afterwards; with another BLAS
+    (or off Linux) nothing changes.
+    """
+    found = _openblas_threads()
+    threads = found[0]() if found is not None else 1
+    if threads == 1:
+        yield
+        return
+    found[1](1)
+    try:
+        yield
+    finally:
+        found[1](threads)
+
+
 class _OneThreadBackward(torch.autograd.Function):
     """Identity forward; in the backward pass, one thread from here to the end of that pass."""
 

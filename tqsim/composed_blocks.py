@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from . import fusion
+from ._threads import numpy_on_one_thread
 from .fusion import Step, _target_index
 from .gates import Gate, numpy_operator, stacked_gate, stacking_key
 
@@ -208,6 +209,7 @@ class Composition:
 
 class _ComposedBlocks(torch.autograd.Function):
     @staticmethod
+    @numpy_on_one_thread()
     def forward(ctx, program, *inputs):
         steps, groups, source, constants, dtype = program
         composition = Composition(steps, groups, source, constants,
@@ -219,6 +221,7 @@ class _ComposedBlocks(torch.autograd.Function):
         return tuple(torch.from_numpy(blocks[i]).to(dtype) for i in ctx.order)
 
     @staticmethod
+    @numpy_on_one_thread()
     def backward(ctx, *grads):
         if torch.is_grad_enabled():  # create_graph=True: the blocks again, under autograd
             return (None, *_replayed_gradients(ctx.program, ctx.saved_tensors, grads, ctx.needs_input_grad[1:]))

@@ -24,6 +24,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
+from ._threads import numpy_on_one_thread
 from .gates import Gate, numpy_operator, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
 
@@ -355,6 +356,7 @@ def step_operators(
 
 # ------------------------------------------- blocks of constant gates, in NumPy
 
+@numpy_on_one_thread()
 def _constant_operators(steps: Sequence[Step], gates: Sequence[Gate], dtype: torch.dtype,
                         device: torch.device) -> list[torch.Tensor | None]:
     """Every step's operator for gates without tensor parameters (a circuit read from a file), in NumPy.
@@ -508,6 +510,7 @@ SMALL_KET_AMPLITUDES = 2**12
 FACTORS_ON_KET_AMPLITUDES = 2**10
 
 
+@numpy_on_one_thread()
 def evolve_small_ket(amplitudes: np.ndarray, gates: Sequence[Gate]) -> np.ndarray:
     """A ket of at most :data:`SMALL_KET_AMPLITUDES` amplitudes (complex128) after constant ``gates``.
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .. import fusion
+from .._threads import numpy_on_one_thread
 from ..composed_blocks import Composition, gate_tables, groups
 from ..fusion import _times_on
 from ..gates import Gate
@@ -63,6 +64,7 @@ def evolve(data: torch.Tensor, gates: Sequence[Gate]) -> torch.Tensor:
 
 class _SmallKetEvolution(torch.autograd.Function):
     @staticmethod
+    @numpy_on_one_thread()
     def forward(ctx, data, program, *inputs):
         steps, step_groups, source, constants, _, _ = program
         composition = Composition(steps, step_groups, source, constants,
@@ -79,6 +81,7 @@ class _SmallKetEvolution(torch.autograd.Function):
         return torch.from_numpy(psi).to(data.dtype)
 
     @staticmethod
+    @numpy_on_one_thread()
     def backward(ctx, grad_out):
         data, *inputs = ctx.saved_tensors
         wanted = ctx.needs_input_grad
