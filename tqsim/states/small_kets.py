@@ -3,9 +3,10 @@
 A training step on 12 qubits moves 4096 amplitudes: its time goes to the
 number of operations, not to arithmetic (a NumPy call costs a few
 microseconds, a PyTorch operation under autograd ten or more, forward and
-backward). Here one autograd node runs the whole evolution in NumPy,
-complex128: forward, the fused blocks are composed
-(:class:`tqsim.composed_blocks.Composition`) and act on the ket one by one;
+backward). Here one autograd node runs the whole evolution in NumPy:
+forward, the fused blocks are composed in complex128
+(:class:`tqsim.composed_blocks.Composition`) and act on the ket, in its own
+precision, one by one;
 backward, they are un-computed from the output (``psi_in = M^H psi_out`` and
 ``lambda_in = M^H lambda_out``, the two kets as the columns of one array)
 while each block's gradient ``dL/dM = Tr_rest[lambda_out psi_in^H]`` is read
@@ -41,7 +42,6 @@ _MOST_QUBITS = 4
 #: Blocks of at most 4 qubits: on a ket this small a 5-qubit block's products cost more arithmetic
 #: than they save calls (12 qubits, one-directional family: 1.74 ms a step at 4, 1.97 at 5, 1.75 at 3).
 _BLOCK_QUBITS = 4
-
 
 _WORKING = {torch.complex64: np.complex64, torch.complex128: np.complex128}
 

@@ -228,7 +228,7 @@ class StateVector(DenseState):
         return not bool(torch.count_nonzero(data.imag))
 
     def _evolve_small_tracked(self, gates):
-        """A small ket on the CPU with a gradient, under "auto" differentiation: gate by gate in NumPy
+        """A small ket on the CPU with a gradient, under "auto" differentiation: block by block in NumPy
         (:mod:`tqsim.states.small_kets`)."""
         if gradient_method() != "auto" or not small_kets.applies(self._data, gates):
             return None
