@@ -146,3 +146,41 @@ def test_read_outs_of_a_small_state_run_on_one_thread_forward_and_backward():
             assert abs(float(value.detach()) - math.cos(0.3)) < 1e-12 and abs(float(theta.grad) + math.sin(0.3)) < 1e-12
     finally:
         torch.set_num_threads(previous)
+
+
+def test_numpy_paths_keep_openblas_on_one_thread_and_restore_the_count(monkeypatch):
+    """OpenBLAS's idle threads spin after every call it threads (a helper thread at 100% of a core beside a
+    training loop, Lightning's step 3.5x slower in the process next door): tqsim's NumPy paths run with
+    OpenBLAS on one thread, forward and backward, and give the caller's count back."""
+    import numpy as np
+
+    import tqsim as tq
+    from tqsim import composed_blocks
+    from tqsim._threads import _openblas_threads
+
+    found = _openblas_threads()
+    if found is None:
+        config = str(np.show_config(mode="dicts")["Build Dependencies"]["blas"]).lower()
+        assert "openblas" not in config or not sys.platform.startswith("linux"), "NumPy's OpenBLAS was not found"
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this platform lets tqsim reach")
+    get, set_ = found
+    previous = get()
+    set_(2)
+    try:
+        seen = []
+        for name in ("blocks", "gradients"):
+            original = getattr(composed_blocks.Composition, name)
+
+            def spy(self, *args, _original=original):
+                seen.append(get())
+                return _original(self, *args)
+
+            monkeypatch.setattr(composed_blocks.Composition, name, spy)
+        theta = torch.tensor([0.3, -0.4], requires_grad=True)
+        state = tq.Circuit(6).ry(theta[0], 0).cx(0, 1).ry(theta[1], 1).run(tq.StateVector.zeros(6))
+        state.expectation("Z1").backward()
+        assert seen == [1, 1] and get() == 2
+        tq.Circuit(6).h(0).cx(0, 3).t(3).run()  # a constant circuit: fusion.evolve_small_ket
+        assert get() == 2
+    finally:
+        set_(previous)
