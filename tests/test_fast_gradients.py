@@ -80,6 +80,7 @@ PATHS = [
     ("blocks, batched products", 12, tuple(GATES), "autograd", None),
     ("blocks, a real ket", 13, tuple(REAL), "auto", None),
     ("adjoint, blocks composed in NumPy", 7, tuple(GATES), "adjoint", "_AdjointEvolution"),
+    ("adjoint, a real ket", 13, tuple(REAL), "adjoint", None),
 ]
 
 
