@@ -46,11 +46,10 @@ def one_thread_if_small(amplitudes: int, device: torch.device):
 @functools.lru_cache(maxsize=None)
 def _openblas_threads():
     """``(get, set)`` of the thread count of the OpenBLAS that NumPy runs on, found among the libraries
-    this process has mapped (Linux), or None (another BLAS, or another system)."""
+    this process has mapped (Linux), or None (another BLAS, or another system). Called from NumPy
+    paths only, so NumPy and its BLAS are loaded by then."""
     import ctypes
     import re
-
-    import numpy  # noqa: F401 - maps NumPy's BLAS before the search
 
     try:
         with open("/proc/self/maps") as maps:
