@@ -5,7 +5,7 @@ state: the time of a step went to composing its fused blocks under autograd,
 about ten small PyTorch operations per gate of a block forward and as many
 backward, a few microseconds each (2.1 of 2.9 ms of a 12-qubit step, 4.7 of
 10.8 ms at 16 qubits and depth 3). Here the gates' matrices are still built
-by PyTorch, one batch per kind of gate (:func:`gate_tables`: gradients reach
+by PyTorch, one batch per kind of gate (:func:`tqsim.fusion.gate_tables`: gradients reach
 the angles through the gates' own formulas), and then one autograd node
 composes every block in NumPy, complex128 (:class:`Composition`).
 
@@ -30,10 +30,10 @@ import torch
 
 from . import fusion
 from ._threads import numpy_on_one_thread
-from .fusion import Step, _target_index
-from .gates import Gate, numpy_operator, stacked_gate, stacking_key
+from .fusion import Step, _target_index, gate_tables
+from .gates import Gate
 
-__all__ = ["Composition", "GateTables", "applies", "gate_tables", "groups", "step_operators"]
+__all__ = ["Composition", "applies", "groups", "step_operators"]
 
 
 def applies(gates: Sequence[Gate], device: torch.device) -> bool:
@@ -108,49 +108,6 @@ def _stages(m: int, local, kinds) -> tuple[tuple[_Item, ...], ...]:
         if layer is not None:
             stages.append(tuple(_Item((p,), local[p], kinds[p][0]) for p in layer))
     return tuple(stages)
-
-
-class GateTables(NamedTuple):
-    """The operators of some gates of a run, one table per kind of gate (:func:`gate_tables`).
-
-    ``inputs`` are PyTorch tensors ``(g, d, d)`` or diagonals ``(g, d)``, complex128, built from the
-    gates' tensor angles (so gradients reach the angles through the gates' own formulas);
-    ``constants`` are NumPy tables of fixed gates (one shared row) and of gates with float angles.
-    ``source[j]`` is gate ``j``'s ``(table, row)``: table ``t >= 0`` is ``inputs[t]``, ``t < 0`` is
-    ``constants[-t - 1]``. ``fixed[j]`` keys the fixed gates.
-    """
-
-    inputs: list[torch.Tensor]
-    constants: list[np.ndarray]
-    source: np.ndarray
-    fixed: dict[int, tuple]
-
-
-def gate_tables(gates: Sequence[Gate], indices: Sequence[int], device: torch.device) -> GateTables:
-    """:class:`GateTables` of ``gates[j]`` for ``j`` in ``indices``, one PyTorch call per kind of gate."""
-    kinds: dict = {}
-    for j in indices:
-        kinds.setdefault(stacking_key(gates[j]) or ("alone", j), []).append(j)
-    tables = GateTables([], [], np.zeros((len(gates), 2), dtype=np.int64), {})
-    for key, members in kinds.items():
-        first = gates[members[0]]
-        if not first.params:  # a fixed gate: one matrix serves every member
-            tables.constants.append(numpy_operator(first)[None])
-            tables.source[members] = (-len(tables.constants), 0)
-            tables.fixed.update((j, key) for j in members)
-            continue
-        built = stacked_gate([gates[j] for j in members], first.qubits, device) if len(members) > 1 else first
-        op = built.operator(torch.complex128, device)
-        if len(members) == 1:
-            op = op.unsqueeze(0)
-        if any(type(p) is not float and isinstance(p, torch.Tensor) for j in members for p in gates[j].params):
-            tables.inputs.append(op)
-            tables.source[members, 0] = len(tables.inputs) - 1
-        else:
-            tables.constants.append(op.resolve_conj().numpy())
-            tables.source[members, 0] = -len(tables.constants)
-        tables.source[members, 1] = np.arange(len(members))
-    return tables
 
 
 def step_operators(steps: Sequence[Step], gates: Sequence[Gate], dtype: torch.dtype,

@@ -28,8 +28,9 @@ from ._threads import numpy_on_one_thread
 from .gates import Gate, numpy_operator, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
 
-__all__ = ["Block", "FACTORS_ON_KET_AMPLITUDES", "Factor", "SMALL_KET_AMPLITUDES", "Step", "applies_apart",
-           "block_size", "build_operator", "evolve_small_ket", "gate_operators", "plan", "schedule", "step_operators"]
+__all__ = ["Block", "FACTORS_ON_KET_AMPLITUDES", "Factor", "GateTables", "SMALL_KET_AMPLITUDES", "Step",
+           "applies_apart", "block_size", "build_operator", "evolve_small_ket", "gate_operators", "gate_tables",
+           "plan", "schedule", "step_operators"]
 
 
 @dataclass
@@ -404,33 +405,72 @@ def _constant_steps(steps: Sequence[Step], gates: Sequence[Gate]) -> list:
     return pieces
 
 
+class GateTables(NamedTuple):
+    """The operators of some gates of a run, one table per kind of gate (:func:`gate_tables`).
+
+    ``inputs`` are PyTorch tensors ``(g, d, d)`` or diagonals ``(g, d)``, complex128, built from the
+    gates' tensor angles (so gradients reach the angles through the gates' own formulas);
+    ``constants`` are NumPy tables of fixed gates (one shared row) and of gates with float angles.
+    ``source[j]`` is gate ``j``'s ``(table, row)``: table ``t >= 0`` is ``inputs[t]``, ``t < 0`` is
+    ``constants[-t - 1]``. ``fixed[j]`` keys the fixed gates.
+    """
+
+    inputs: list[torch.Tensor]
+    constants: list[np.ndarray]
+    source: np.ndarray
+    fixed: dict[int, tuple]
+
+
+def gate_tables(gates: Sequence[Gate], indices: Sequence[int], device: torch.device) -> GateTables:
+    """:class:`GateTables` of ``gates[j]`` for ``j`` in ``indices``, one PyTorch call per kind of gate."""
+    kinds: dict = {}
+    for j in indices:
+        kinds.setdefault(stacking_key(gates[j]) or ("alone", j), []).append(j)
+    tables = GateTables([], [], np.zeros((len(gates), 2), dtype=np.int64), {})
+    for key, members in kinds.items():
+        first = gates[members[0]]
+        if not first.params:  # a fixed gate: one matrix serves every member
+            tables.constants.append(numpy_operator(first)[None])
+            tables.source[members] = (-len(tables.constants), 0)
+            tables.fixed.update((j, key) for j in members)
+            continue
+        built = stacked_gate([gates[j] for j in members], first.qubits, device) if len(members) > 1 else first
+        op = built.operator(torch.complex128, device)
+        if len(members) == 1:
+            op = op.unsqueeze(0)
+        if any(type(p) is not float and isinstance(p, torch.Tensor) for j in members for p in gates[j].params):
+            tables.inputs.append(op)
+            tables.source[members, 0] = len(tables.inputs) - 1
+        else:
+            tables.constants.append(op.resolve_conj().numpy())
+            tables.source[members, 0] = -len(tables.constants)
+        tables.source[members, 1] = np.arange(len(members))
+    return tables
+
+
 class _GateMatrices:
     """The complex128 matrices of many constant gates (diagonal gates as diagonal matrices),
-    stored per number of qubits and built one batch per kind of gate, so a file of 10**5
-    rotations costs a handful of calls, not one per gate. ``self[j]`` is ``gates[j]``'s."""
+    stored per number of qubits and built one batch per kind of gate (:func:`gate_tables`), so a
+    file of 10**5 rotations costs a handful of calls, not one per gate. ``self[j]`` is ``gates[j]``'s."""
 
     def __init__(self, gates: Sequence[Gate], indices: list[int]):
-        kinds: dict = {}
-        for j in indices:
-            kinds.setdefault(stacking_key(gates[j]) or ("alone", j), []).append(j)
+        found = gate_tables(gates, indices, torch.device("cpu"))  # constant gates: NumPy tables only
+        chosen = np.asarray(indices, dtype=np.int64)
         sizes: dict[int, int] = {}
         self.row = np.zeros(len(gates), dtype=np.int64)
-        for members in kinds.values():
-            k = len(gates[members[0]].qubits)
+        self.num_qubits = [len(g.qubits) for g in gates]
+        kinds = []
+        for table in np.unique(found.source[chosen, 0]).tolist():
+            members = chosen[found.source[chosen, 0] == table]
+            k = self.num_qubits[members[0]]
             self.row[members] = np.arange(sizes.get(k, 0), sizes.get(k, 0) + len(members))
             sizes[k] = sizes.get(k, 0) + len(members)
-        self.num_qubits = [len(g.qubits) for g in gates]
+            kinds.append((members, found.constants[-table - 1][found.source[members, 1]]))
         self.tables = {k: np.empty((size, 1 << k, 1 << k), dtype=complex) for k, size in sizes.items()}
-        for members in kinds.values():
-            first = gates[members[0]]
-            if first.params and len(members) > 1:
-                built = stacked_gate([gates[j] for j in members], first.qubits, torch.device("cpu"))
-                op = built.operator(torch.complex128, torch.device("cpu")).resolve_conj().numpy()
-            else:  # a fixed gate (one matrix serves all) or a gate of its own kind
-                op = numpy_operator(first)
-            if first.is_diagonal:
+        for members, op in kinds:
+            if gates[members[0]].is_diagonal:
                 op = op[..., None] * np.eye(op.shape[-1])
-            self.tables[len(first.qubits)][self.row[members]] = op
+            self.tables[self.num_qubits[members[0]]][self.row[members]] = op
 
     def __getitem__(self, j: int) -> np.ndarray:
         return self.tables[self.num_qubits[j]][self.row[j]]

@@ -11,7 +11,7 @@ backward, they are un-computed from the output (``psi_in = M^H psi_out`` and
 ``lambda_in = M^H lambda_out``, the two kets as the columns of one array)
 while each block's gradient ``dL/dM = Tr_rest[lambda_out psi_in^H]`` is read
 off and handed back to the composition. The gates' matrices still come from
-PyTorch (:func:`tqsim.composed_blocks.gate_tables`), so gradients reach the
+PyTorch (:func:`tqsim.fusion.gate_tables`), so gradients reach the
 angles through the gates' own formulas. A second derivative
 (``create_graph=True``) replays the evolution under autograd.
 """
@@ -25,8 +25,8 @@ import torch
 
 from .. import fusion
 from .._threads import numpy_on_one_thread
-from ..composed_blocks import Composition, gate_tables, groups
-from ..fusion import _times_on
+from ..composed_blocks import Composition, groups
+from ..fusion import _times_on, gate_tables
 from ..gates import Gate
 from ..tensor.flat import apply_diagonal, apply_matrix
 
