@@ -7,6 +7,7 @@ import torch
 from tqsim.fusion import build_operator, plan
 
 from circuits import oracle_unitary, random_circuit
+from oracles import qutip_gate, random_unitary
 from oracles import embed
 
 
@@ -110,5 +111,83 @@ def test_constant_circuits_on_small_kets_match_qutip(n, dtype):
     circuit, oracle = random_circuit(n, 200, np.random.default_rng(n))
     state = circuit.run(tq.StateVector.zeros(n, dtype=dtype))
     assert state.dtype == dtype
+    atol = 1e-10 if dtype == torch.complex128 else 1e-5
+    np.testing.assert_allclose(state.amplitudes().numpy(), _oracle_ket(n, oracle), atol=atol)
+
+
+def _controlled_matrix(u: np.ndarray, num_controls: int) -> np.ndarray:
+    """The matrix of ``u`` controlled by ``num_controls`` qubits listed first: the identity but for its
+    last block, written out directly."""
+    dim = u.shape[0] << num_controls
+    full = np.eye(dim, dtype=complex)
+    full[dim - u.shape[0]:, dim - u.shape[0]:] = u
+    return full
+
+
+@pytest.mark.parametrize("width", [2, 3, 4, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tiled_plans_multiply_to_the_circuit_unitary(width, seed):
+    """Every block of a plan of windows (tqsim.block_plans.tiled) acts on adjacent qubits, no wider
+    than the window unless a gate is, and the blocks multiply to QuTiP's gate matrices in order,
+    long-range gates, swaps and Toffolis included."""
+    from tqsim.block_plans import tiled
+    from tqsim.fusion import Block, _bits
+
+    n = 6
+    rng = np.random.default_rng(seed)
+    circuit, oracle = random_circuit(n, 80, rng)
+    gates = list(circuit)
+    groups = tiled([g.qubits for g in gates], [g.is_diagonal for g in gates], n, width)
+    assert sorted(j for _, members in groups for j in members) == list(range(len(gates)))
+    u = np.eye(2**n, dtype=complex)
+    for mask, members in groups:
+        qubits = _bits(mask)
+        if len(members) > 1:
+            assert len(qubits) <= width and qubits[-1] - qubits[0] + 1 == len(qubits)
+        block = Block(qubits, [gates[j] for j in members])
+        op = build_operator(block, torch.complex128, torch.device("cpu")).numpy()
+        u = embed(np.diag(op) if block.is_diagonal else op, list(qubits), n) @ u
+    np.testing.assert_allclose(u, oracle_unitary(n, oracle), atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [14, 15])
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("angles", ["float", "tensor"])
+def test_large_kets_under_cost_chosen_plans_match_qutip(n, dtype, angles):
+    """Kets of 2**14 amplitudes and more, with no gradient, run the plan of least modelled cost
+    (tqsim.block_plans): random circuits of every kind of gate, a brickwork (where windows win) and
+    a controlled gate too wide for any block all end in the state of QuTiP's gate matrices applied
+    one by one."""
+    import tqsim as tq
+    from tqsim import fusion
+    from tqsim.gates import controlled
+
+    rng = np.random.default_rng(n)
+    neighbours = [list(range(q, q + 3)) for q in range(n - 2)]
+    circuit, oracle = random_circuit(n, 100, rng, groups=neighbours)
+    random_circuit(n, 10, rng, circuit=circuit, oracle=oracle)  # long-range gates too
+    for layer in range(6):
+        for q in range(n):
+            theta = float(rng.uniform(-np.pi, np.pi))
+            circuit.rx(theta, q)
+            oracle.append((qutip_gate("rx", (theta,)), [q]))
+        for q in range(layer % 2, n - 1, 2):
+            circuit.cz(q, q + 1)
+            oracle.append((qutip_gate("cz", ()), [q, q + 1]))
+    u = random_unitary(1, rng)
+    wide = [n - 1, 0, 3, 7, 9, 2]  # five controls, then the target
+    circuit.append(controlled(u, wide[:-1], wide[-1:]))
+    oracle.append((_controlled_matrix(u, 5), wide))
+    if angles == "tensor":
+        with_tensors = tq.Circuit(n)
+        for g in circuit:
+            if g.params and all(isinstance(p, float) for p in g.params):
+                getattr(with_tensors, g.name)(*(torch.tensor(p, dtype=torch.float64) for p in g.params), *g.qubits)
+            else:
+                with_tensors.append(g)
+        circuit = with_tensors
+    key = tuple((g.qubits, g.is_diagonal, fusion.applies_apart(g, 5)) for g in circuit)
+    assert fusion._schedule(key, 5, n) != fusion._schedule(key, 5, None)  # the path under test
+    state = circuit.run(tq.StateVector.zeros(n, dtype=dtype))
     atol = 1e-10 if dtype == torch.complex128 else 1e-5
     np.testing.assert_allclose(state.amplitudes().numpy(), _oracle_ket(n, oracle), atol=atol)

@@ -32,6 +32,44 @@ def test_apply_matrix_matches_kronecker(qubits, dtype, tol, rng):
     np.testing.assert_allclose(got.numpy(), expected, atol=tol)
 
 
+def _tensordot_oracle(psi: np.ndarray, matrix: np.ndarray, qubits: list[int]) -> np.ndarray:
+    """``matrix`` (big-endian over ``qubits``) contracted with the axes of an n-axis ket by NumPy."""
+    n, k = psi.size.bit_length() - 1, len(qubits)
+    out = np.tensordot(matrix.reshape((2,) * 2 * k), psi.reshape((2,) * n), axes=(list(range(k, 2 * k)), qubits))
+    return np.moveaxis(out, list(range(k)), qubits).reshape(-1)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_apply_matrix_at_every_position(k, dtype, tol, rng):
+    """Targets ending anywhere, from the last qubit (rows of 2**k amplitudes) to the first, take
+    different products (M ⊗ I on rows of a few trailing amplitudes, batched products, plain ones);
+    all match the Kronecker oracle, written into a buffer or not."""
+    n = 8
+    psi = random_state(n, rng)
+    for low in range(n - k + 1):
+        qubits = list(range(low, low + k))
+        u = random_unitary(k, rng)
+        expected = embed(u, qubits, n) @ psi
+        got = apply_matrix(torch.tensor(psi, dtype=dtype), torch.tensor(u, dtype=dtype), qubits)
+        np.testing.assert_allclose(got.numpy(), expected, atol=tol)
+        out = torch.full((2**n,), float("nan"), dtype=dtype)
+        apply_matrix(torch.tensor(psi, dtype=dtype), torch.tensor(u, dtype=dtype), qubits, out=out)
+        np.testing.assert_allclose(out.numpy(), expected, atol=tol)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_real_matrices_on_large_complex_kets_at_every_position(k, dtype, tol, rng):
+    """A real matrix on a complex ket of 2**14 amplitudes acts on the real and imaginary parts by one
+    real product (also as M ⊗ I on rows near the last qubit); it matches NumPy's contraction."""
+    n = 14
+    psi = random_state(n, rng)
+    for low in [0, 3, n - k - 6, n - k - 4, n - k - 3, n - k - 2, n - k - 1, n - k]:
+        qubits = list(range(low, low + k))
+        u = np.linalg.qr(rng.standard_normal((2**k, 2**k)))[0]
+        got = apply_matrix(torch.tensor(psi, dtype=dtype), torch.tensor(u, dtype=dtype), qubits)
+        np.testing.assert_allclose(got.numpy(), _tensordot_oracle(psi, u, qubits), atol=tol)
+
+
 @pytest.mark.parametrize("qubits", [[1], [2], [0, 1], [1, 2], [0, 3], [3, 1]], ids=str)
 def test_apply_matrix_batched_state_and_matrix(qubits, rng):
     n, batch = 4, 3

@@ -24,6 +24,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
+from . import block_plans
 from ._threads import numpy_on_one_thread
 from .gates import Gate, numpy_operator, stacked_gate, stacking_key
 from .tensor.flat import apply_diagonal, apply_matrix
@@ -263,22 +264,33 @@ class Step(NamedTuple):
     factors: tuple[Factor, ...] = ()  # the members folded (:func:`_fold`); empty when diagonal or apart
 
 
-def schedule(gates: Sequence[Gate], max_qubits: int) -> tuple[Step, ...]:
+def schedule(gates: Sequence[Gate], max_qubits: int, num_qubits: int | None = None) -> tuple[Step, ...]:
     """:func:`plan` as indices, computed once per circuit structure.
 
     The plan depends on the gates' qubits alone (and on which are wide
     controlled gates), never on their angles, so a training loop that
     rebuilds the same circuit with new angles every step plans it once.
+    Given ``num_qubits`` (a large ket on the CPU), the plan is the cheapest
+    of a few under a cost model instead (:mod:`tqsim.block_plans`).
     """
     # (qubits, diagonal, applies_apart), the last written out: this runs once per gate of 10**5-gate files
     key = tuple((g.qubits, g.is_diagonal, g.is_controlled and len(g.qubits) > max_qubits) for g in gates)
-    return _schedule(key, max_qubits)
+    return _schedule(key, max_qubits, num_qubits)
 
 
 @lru_cache(maxsize=64)
-def _schedule(key: tuple, max_qubits: int) -> tuple[Step, ...]:
+def _schedule(key: tuple, max_qubits: int, num_qubits: int | None) -> tuple[Step, ...]:
+    qubit_lists = [qubits for qubits, _, _ in key]
+    if num_qubits is None:
+        groups = _group(qubit_lists, max_qubits)
+    else:
+        widths = (max_qubits, max_qubits - 1)
+        diagonal = [d for _, d, _ in key]
+        candidates = [_group(qubit_lists, m) for m in widths]
+        candidates += [block_plans.tiled(qubit_lists, diagonal, num_qubits, m) for m in widths]
+        groups = block_plans.cheapest(candidates, diagonal, num_qubits)
     steps = []
-    for mask, members in _group([qubits for qubits, _, _ in key], max_qubits):
+    for mask, members in groups:
         qubits = _bits(mask)
         position = {q: j for j, q in enumerate(qubits)}
         local = tuple(tuple(position[q] for q in key[j][0]) for j in members)

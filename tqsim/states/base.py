@@ -22,7 +22,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 
 import torch
 
-from .. import _checks, composed_blocks, fusion
+from .. import _checks, block_plans, composed_blocks, fusion
 from .._threads import backward_on_one_thread_if_small, one_thread_if_small
 from .adjoint import evolve_adjoint, uses_adjoint
 from ..channels import Channel
@@ -647,8 +647,9 @@ class DenseState(Exportable):
             data = evolve_adjoint(data, steps, operators, gates, _Buffers)
             return type(self)(data.to(self.dtype) if real else data, self.num_qubits)
         buffers = None if track else _Buffers()
+        planned = not track and not data.is_cuda and data.shape[-1] >= block_plans.PLANNED_AMPLITUDES
         for gates, channel in runs:
-            steps = fusion.schedule(gates, max_qubits)
+            steps = fusion.schedule(gates, max_qubits, self.num_qubits if planned else None)
             for step, op in zip(steps, self._step_operators(steps, gates, real)):
                 data = self._apply_step(data, op, step, gates[step.members[0]], buffers)
             if channel is not None:

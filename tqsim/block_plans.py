@@ -1,0 +1,160 @@
+"""Fusion plans for large dense kets on the CPU, chosen by a cost model.
+
+On a large ket a block's cost is not its arithmetic alone: where its qubits
+sit decides how well the matrix product runs. A 4-qubit block on qubits with
+many amplitudes after them costs about one pass over the ket (memory speed),
+the same block ending two qubits before the last costs four, and a 5-qubit
+block costs two wherever it sits (complex64, 20 qubits, docs/benchmarks.md).
+The greedy grouping of :func:`tqsim.fusion.plan` sees none of that, and on a
+brickwork of 1-qubit and nearest-neighbour gates its 4-qubit plan falls
+apart into 3-qubit blocks holding one 2-qubit gate each.
+
+So large kets get the cheapest of a few candidate plans under a model of
+measured costs: the greedy grouping at the largest block size and one below,
+and :func:`tiled` plans, which cover the qubits with windows of a fixed width
+whose boundaries shift every round, as bricks in a wall do, and put into each
+window every gate that can act there next. Plans depend on the gates' qubits
+alone, so a plan is made once per circuit structure and the same structure
+always gets the same plan.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+__all__ = ["PLANNED_AMPLITUDES", "cheapest", "plan_cost", "tiled"]
+
+#: kets from this many amplitudes get a plan chosen by cost; smaller ones are bound by per-block overhead,
+#: which the greedy grouping already keeps low
+PLANNED_AMPLITUDES = 1 << 14
+
+# Time of a block on k contiguous qubits with 2**a amplitudes after them, in passes over the ket (a 3-qubit
+# block with many amplitudes after it is 1). Rows: k = 1..5; columns: a = 0..7, then 7 for every larger a.
+# Measured with tensor.flat.apply_matrix at 16-22 qubits, complex64 (docs/benchmarks.md).
+_CONTIGUOUS = (
+    (1.4, 1.0, 1.0, 1.2, 1.9, 3.6, 3.4, 0.8),
+    (1.0, 0.9, 1.3, 2.0, 3.4, 1.6, 1.2, 1.0),
+    (0.9, 1.3, 2.0, 2.5, 1.6, 1.3, 1.3, 1.0),
+    (1.1, 1.9, 3.9, 2.1, 1.9, 1.5, 1.3, 1.2),
+    (1.8, 3.2, 5.1, 3.0, 2.4, 2.1, 2.1, 1.9),
+)
+#: a diagonal block: one elementwise product
+_DIAGONAL = 1.0
+#: targets with other qubits between them: the ket is permuted to put them first, and back
+_SCATTERED = 2.5
+#: one block's fixed cost (building its operator, the calls around its product), in seconds
+_PER_BLOCK_S = 15e-6
+#: one pass over one amplitude, in seconds (complex64 on this project's 2-core machine)
+_PASS_PER_AMPLITUDE_S = 0.45e-3 / (1 << 20)
+
+
+def block_cost(mask: int, diagonal: bool, num_qubits: int) -> float:
+    """Modelled seconds of one block on the qubits of ``mask`` of a ket of ``num_qubits`` qubits."""
+    k = mask.bit_count()
+    low, high = (mask & -mask).bit_length() - 1, mask.bit_length() - 1
+    if diagonal:
+        passes = _DIAGONAL
+    elif k > len(_CONTIGUOUS):
+        passes = float(1 << (k - 3))  # wider blocks (a gate of its own): its arithmetic
+    else:
+        passes = _CONTIGUOUS[k - 1][min(num_qubits - 1 - high, 7)]
+        if high - low + 1 != k:
+            passes += _SCATTERED
+    return _PER_BLOCK_S + passes * _PASS_PER_AMPLITUDE_S * (1 << num_qubits)
+
+
+def plan_cost(groups: Sequence[tuple[int, list[int]]], diagonal: Sequence[bool], num_qubits: int) -> float:
+    """Modelled seconds of a plan: ``groups`` as ``(qubit mask, member indices)``; ``diagonal[j]`` for gate j."""
+    return sum(block_cost(mask, all(diagonal[j] for j in members), num_qubits) for mask, members in groups)
+
+
+def cheapest(candidates: Sequence[list[tuple[int, list[int]]]], diagonal: Sequence[bool],
+             num_qubits: int) -> list[tuple[int, list[int]]]:
+    """The candidate plan of least modelled cost (the first among equals, so the choice is reproducible)."""
+    return min(candidates, key=lambda groups: plan_cost(groups, diagonal, num_qubits))
+
+
+def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_qubits: int,
+          width: int) -> list[tuple[int, list[int]]]:
+    """A plan of rounds of windows of at most ``width`` adjacent qubits, as ``(qubit mask, members)`` in order.
+
+    A window takes every gate it can: one whose qubits all lie in it and whose earlier gates on those
+    qubits are all taken; its block is the contiguous span of what it took. Each round lays disjoint
+    windows over the qubits, choosing them (by dynamic programming over the qubit line) to save the
+    most modelled time against applying their gates one by one; qubits no window pays for wait for a
+    later round. The next round's windows then straddle this round's boundaries, as bricks in a wall.
+    When a round can take nothing (a gate wider than ``width``, or a long-range gate no window
+    holds), the earliest gate that can act next forms a block of its own.
+    """
+    n = num_qubits
+    queues: list[list[int]] = [[] for _ in range(n)]
+    for j, qubits in enumerate(qubit_lists):
+        for q in qubits:
+            queues[q].append(j)
+    alone = [block_cost(_span(sum(1 << q for q in qubits)), diagonal[j], n) for j, qubits in enumerate(qubit_lists)]
+    head = [0] * n  # per qubit, the position in its queue of its first gate not yet taken
+    left = len(qubit_lists)
+    groups: list[tuple[int, list[int]]] = []
+    while left:
+        # best[i]: (saving, windows) of the best choice on qubits 0..i-1
+        best: list[tuple[float, list]] = [(0.0, [])]
+        for i in range(1, n + 1):
+            choice = best[i - 1]
+            for low in range(max(0, i - width), i):
+                members, heads = _take(low, i - 1, queues, head, qubit_lists)
+                if not members:
+                    continue
+                mask = _span(_mask(members, qubit_lists))
+                saving = sum(alone[j] for j in members) - block_cost(mask, all(diagonal[j] for j in members), n)
+                value = best[low][0] + saving + 1e-12 * len(members)  # ties: the window that takes more
+                if value > choice[0]:
+                    choice = (value, best[low][1] + [(low, mask, members, heads)])
+            best.append(choice)
+        windows = best[n][1]
+        for low, mask, members, heads in windows:
+            head[low: low + len(heads)] = heads
+            groups.append((mask, members))
+            left -= len(members)
+        if not windows:
+            ready = [queues[q][head[q]] for q in range(n) if head[q] < len(queues[q])]
+            j = min(g for g in ready if all(queues[p][head[p]] == g for p in qubit_lists[g]))
+            for q in qubit_lists[j]:
+                head[q] += 1
+            groups.append((_mask([j], qubit_lists), [j]))
+            left -= 1
+    return groups
+
+
+def _take(low: int, high: int, queues, head, qubit_lists) -> tuple[list[int], list[int]]:
+    """The gates that can act next inside qubits ``low..high``, in a valid order, and the heads of those
+    qubits after them (``head`` itself is left as it is)."""
+    heads = head[low: high + 1]
+    members: list[int] = []
+    progress = True
+    while progress:
+        progress = False
+        for q in range(low, high + 1):
+            queue = queues[q]
+            while heads[q - low] < len(queue):
+                j = queue[heads[q - low]]
+                qubits = qubit_lists[j]
+                if not all(low <= p <= high and queues[p][heads[p - low]] == j for p in qubits):
+                    break
+                for p in qubits:
+                    heads[p - low] += 1
+                members.append(j)
+                progress = True
+    return members, heads
+
+
+def _mask(members: Sequence[int], qubit_lists) -> int:
+    mask = 0
+    for j in members:
+        for q in qubit_lists[j]:
+            mask |= 1 << q
+    return mask
+
+
+def _span(mask: int) -> int:
+    """``mask`` widened to its contiguous span."""
+    return (1 << mask.bit_length()) - (mask & -mask)
