@@ -153,14 +153,16 @@ def test_tiled_plans_multiply_to_the_circuit_unitary(width, seed):
 @pytest.mark.parametrize("n", [14, 15])
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 @pytest.mark.parametrize("angles", ["float", "tensor"])
-def test_large_kets_under_cost_chosen_plans_match_qutip(n, dtype, angles):
-    """Kets of 2**14 amplitudes and more, with no gradient, run the plan of least modelled cost
-    (tqsim.block_plans): random circuits of every kind of gate, a brickwork (where windows win) and
-    a controlled gate too wide for any block all end in the state of QuTiP's gate matrices applied
-    one by one."""
+def test_large_kets_under_cost_chosen_plans_match_qutip(n, dtype, angles, monkeypatch):
+    """Large kets with no gradient run the plan of least modelled cost (tqsim.block_plans; here from
+    2**14 amplitudes, to keep the oracle small): random circuits of every kind of gate, a brickwork
+    (where windows win) and a controlled gate too wide for any block all end in the state of QuTiP's
+    gate matrices applied one by one."""
     import tqsim as tq
-    from tqsim import fusion
+    from tqsim import block_plans, fusion
     from tqsim.gates import controlled
+
+    monkeypatch.setattr(block_plans, "PLANNED_AMPLITUDES", 1 << 14)
 
     rng = np.random.default_rng(n)
     neighbours = [list(range(q, q + 3)) for q in range(n - 2)]

@@ -9,24 +9,30 @@ The greedy grouping of :func:`tqsim.fusion.plan` sees none of that, and on a
 brickwork of 1-qubit and nearest-neighbour gates its 4-qubit plan falls
 apart into 3-qubit blocks holding one 2-qubit gate each.
 
-So large kets get the cheapest of a few candidate plans under a model of
-measured costs: the greedy grouping at the largest block size and one below,
-and :func:`tiled` plans, which cover the qubits with windows of a fixed width
-whose boundaries shift every round, as bricks in a wall do, and put into each
-window every gate that can act there next. Plans depend on the gates' qubits
-alone, so a plan is made once per circuit structure and the same structure
+So large kets get the cheaper of two plans under a model of measured costs:
+the greedy grouping, and a :func:`tiled` plan. That one goes in rounds; each
+round lays windows of adjacent qubits over the register, chosen by dynamic
+programming to save the most modelled time, and puts into each window every
+gate that can act there next, so the next round's windows straddle this
+round's boundaries, as bricks in a wall do. Plans depend on the gates' qubits
+alone: a plan is made once per circuit structure, and the same structure
 always gets the same plan.
+
+The plan of windows costs about 9 us a gate more to make than the greedy
+grouping alone (4-5 us) and saves a quarter to a third of the blocks. From
+:data:`PLANNED_AMPLITUDES` amplitudes a pass costs enough that even a circuit
+run once gains.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["PLANNED_AMPLITUDES", "cheapest", "plan_cost", "tiled"]
+__all__ = ["PLANNED_AMPLITUDES", "block_cost", "cheapest", "plan_cost", "tiled"]
 
-#: kets from this many amplitudes get a plan chosen by cost; smaller ones are bound by per-block overhead,
-#: which the greedy grouping already keeps low
-PLANNED_AMPLITUDES = 1 << 14
+#: kets from this many amplitudes get a plan chosen by cost: below it, a circuit run once would spend more
+#: on planning than it saves (a pass over 2**18 complex64 amplitudes takes about 0.1 ms on this machine)
+PLANNED_AMPLITUDES = 1 << 18
 
 # Time of a block on k contiguous qubits with 2**a amplitudes after them, in passes over the ket (a 3-qubit
 # block with many amplitudes after it is 1). Rows: k = 1..5; columns: a = 0..7, then 7 for every larger a.

@@ -270,8 +270,8 @@ def schedule(gates: Sequence[Gate], max_qubits: int, num_qubits: int | None = No
     The plan depends on the gates' qubits alone (and on which are wide
     controlled gates), never on their angles, so a training loop that
     rebuilds the same circuit with new angles every step plans it once.
-    Given ``num_qubits`` (a large ket on the CPU), the plan is the cheapest
-    of a few under a cost model instead (:mod:`tqsim.block_plans`).
+    Given ``num_qubits`` (a large ket on the CPU), the plan is the cheaper of
+    this one and a plan of windows under a cost model (:mod:`tqsim.block_plans`).
     """
     # (qubits, diagonal, applies_apart), the last written out: this runs once per gate of 10**5-gate files
     key = tuple((g.qubits, g.is_diagonal, g.is_controlled and len(g.qubits) > max_qubits) for g in gates)
@@ -284,10 +284,8 @@ def _schedule(key: tuple, max_qubits: int, num_qubits: int | None) -> tuple[Step
     if num_qubits is None:
         groups = _group(qubit_lists, max_qubits)
     else:
-        widths = (max_qubits, max_qubits - 1)
         diagonal = [d for _, d, _ in key]
-        candidates = [_group(qubit_lists, m) for m in widths]
-        candidates += [block_plans.tiled(qubit_lists, diagonal, num_qubits, m) for m in widths]
+        candidates = [_group(qubit_lists, max_qubits), block_plans.tiled(qubit_lists, diagonal, num_qubits, max_qubits)]
         groups = block_plans.cheapest(candidates, diagonal, num_qubits)
     steps = []
     for mask, members in groups:
