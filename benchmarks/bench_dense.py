@@ -33,6 +33,15 @@ and the worst 1 - F. ``--busy 2`` runs everything beside two processes
 spinning on the CPU, as on a shared machine. ``--peers`` picks a subset;
 a peer whose package is missing is skipped unless asked for by name.
 
+``--bandwidth``: the CPU's side of memory speed instead of the peers. For each
+size, a copy of the ket into a buffer (what the memory system gives), then
+blocks of 1-5 qubits through ``tqsim.tensor.apply_matrix`` into a buffer, in
+the middle of the register and ending at its last qubit, and a diagonal on 2
+qubits; each block's result is checked against ``torch.einsum`` on the
+grouped view before it is timed. Effective bandwidth = bytes read + written
+(2 x 2**n x the amplitude size) / time; the last column is the share of the
+copy's bandwidth.
+
 GPU (complex64): effective bandwidth of one 1-qubit and one 2-qubit gate
 (bytes read + written / time) at n = 24, 28, 30, through ``tqsim.tensor.apply_matrix``
 (the routine every gate goes through), next to plain ``torch.einsum`` on the
@@ -44,6 +53,7 @@ around it (building the gate matrix, checks), shown in its own column.
     python benchmarks/bench_dense.py --busy 2   # the CPU part beside two busy processes
     python benchmarks/bench_dense.py --rotation rx   # a circuit with complex amplitudes
     python benchmarks/bench_dense.py --sizes 12 16 --dtypes complex64 --peers qsim --rounds 1   # a quick look
+    python benchmarks/bench_dense.py --bandwidth --sizes 20 22 24   # CPU bandwidth against a copy
     python benchmarks/bench_dense.py --gpu      # GPU part only (no peer packages needed)
 """
 
@@ -64,7 +74,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench.tools import brickwork, brickwork_circuit, busy_processes
+from tqsim.bench.tools import brickwork, brickwork_circuit, busy_processes, median_time
 
 DEPTH = 10
 DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
@@ -284,6 +294,52 @@ def cpu_part(sizes, dtypes, rounds, calls, peers, busy, rotation="ry"):
     return {"busy": busy, "threads": threads, "rotation": rotation, "labels": labels, "rows": rows}
 
 
+def cpu_bandwidth(sizes, dtypes, repeats: int) -> list[dict]:
+    """Effective bandwidth of single blocks through ``apply_matrix``, against a plain copy of the ket."""
+    from tqsim.tensor import apply_diagonal, apply_matrix
+
+    print(f"\nCPU, torch {torch.__version__} ({torch.get_num_threads()} threads): effective bandwidth = "
+          "2 * 2**n * amplitude bytes / time; median of " f"{repeats} calls")
+    print("| n | dtype | block | qubits | ms | GB/s | share of a copy's GB/s |")
+    print("|---|---|---|---|---|---|---|")
+    rows = []
+    gen = torch.Generator().manual_seed(0)
+    for n in sizes:
+        for dtype in dtypes:
+            amps = tq.StateVector.random(n, generator=gen, dtype=DTYPES[dtype]).amplitudes()
+            out = torch.empty_like(amps)
+            nbytes = 2 * amps.numel() * amps.element_size()
+            cases = [("copy", None, [])]
+            for k in range(1, 6):
+                u = torch.linalg.qr(torch.randn(1 << k, 1 << k, dtype=DTYPES[dtype], generator=gen))[0]
+                middle = n // 2 - k // 2
+                cases += [(f"{k}-qubit", u, list(range(middle, middle + k))), (f"{k}-qubit", u, list(range(n - k, n)))]
+            phases = torch.exp(1j * torch.rand(4, generator=gen, dtype=torch.float64)).to(DTYPES[dtype])
+            cases.append(("2-qubit diagonal", phases, [n // 2, n // 2 + 1]))
+            copy_rate = None
+            for label, op, qubits in cases:
+                if op is None:
+                    run = lambda: out.copy_(amps)  # noqa: E731
+                elif op.ndim == 1:
+                    expected = amps * torch.kron(torch.ones(1 << qubits[0], dtype=op.dtype),
+                                                 torch.kron(op, torch.ones(1 << (n - 2 - qubits[0]), dtype=op.dtype)))
+                    run = lambda op=op, qubits=qubits: apply_diagonal(amps, op, qubits, out=out)  # noqa: E731
+                else:
+                    expected = einsum_gate(amps, op, qubits, n)
+                    run = lambda op=op, qubits=qubits: apply_matrix(amps, op, qubits, out=out)  # noqa: E731
+                seconds, _ = median_time(run, repeats)
+                if op is not None and not torch.allclose(out, expected, atol=TOLERANCE[dtype] ** 0.5):
+                    raise SystemExit(f"{label} on {qubits} at n = {n} differs from torch.einsum")
+                rate = nbytes / seconds / 1e9
+                copy_rate = copy_rate or rate
+                span = f"{qubits[0]}-{qubits[-1]}" if qubits else "-"
+                print(f"| {n} | {dtype} | {label} | {span} | {seconds * 1e3:.3f} | {rate:.2f} | {rate / copy_rate:.2f} |",
+                      flush=True)
+                rows.append({"n": n, "dtype": dtype, "block": label, "qubits": qubits, "ms": seconds * 1e3,
+                             "gb_per_s": rate, "share_of_copy": rate / copy_rate})
+    return rows
+
+
 def cuda_time(fn, repeats: int) -> float:
     fn()
     torch.cuda.synchronize()
@@ -367,10 +423,15 @@ def main(argv=None) -> int:
     parser.add_argument("--busy", type=int, default=0, help="processes spinning beside the CPU part (default 0)")
     parser.add_argument("--rotation", choices=["ry", "rx"], default="ry",
                         help="the CPU circuit's rotations: ry (real amplitudes, the default) or rx (complex)")
+    parser.add_argument("--bandwidth", action="store_true",
+                        help="CPU: bandwidth of single blocks against a copy of the ket, instead of the peers")
     parser.add_argument("--out", help="folder for bench_dense.json")
     args = parser.parse_args(argv)
     results = {}
-    if not args.gpu:
+    if args.bandwidth and not args.gpu:
+        sizes = args.sizes or ([16, 20] if args.quick else [20, 22, 24])
+        results["cpu_bandwidth"] = cpu_bandwidth(sizes, args.dtypes, repeats=5 if args.quick else 15)
+    elif not args.gpu:
         sizes = args.sizes or ([12, 16] if args.quick else [12, 16, 20, 22, 24])
         rounds = args.rounds or (2 if args.quick else 5)
         results["cpu"] = cpu_part(sizes, args.dtypes, rounds, args.calls, available_peers(args.peers), args.busy,

@@ -85,6 +85,28 @@ def test_study_batch_agreement_small_prints_both_comparisons_per_family():
     assert all(float(cut) < 1e-10 for _, how, cut in rows if how == "batched"), out
 
 
+def test_bench_dense_bandwidth_checks_every_block_and_derives_bandwidth_from_the_time():
+    """--bandwidth checks each block against torch.einsum before timing it (the script exits non-zero
+    otherwise); every row's GB/s is the bytes read and written over its time, and its share is that
+    GB/s over the copy's."""
+    out = run(str(BENCHMARKS / "bench_dense.py"), "--bandwidth", "--sizes", "10", "--dtypes", "complex64",
+              "complex128")
+    rows = re.findall(r"^\| 10 \| (complex64|complex128) \| ([^|]+) \| ([^|]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$",
+                      out, re.M)
+    assert len(rows) == 2 * 12, out  # a copy, 1-5-qubit blocks at two places, a diagonal; two dtypes
+    for dtype in ("complex64", "complex128"):
+        mine = [r for r in rows if r[0] == dtype]
+        assert [r[1] for r in mine] == ["copy"] + [f"{k}-qubit" for k in range(1, 6) for _ in range(2)] + \
+            ["2-qubit diagonal"], mine
+        nbytes = 2 * 2**10 * (8 if dtype == "complex64" else 16)
+        copy_rate = float(mine[0][4])
+        for _, block, qubits, ms, rate, share in mine:
+            # the table rounds ms to 3 decimals and GB/s to 2: compare within the bounds that rounding leaves
+            low, high = nbytes / ((float(ms) + 5e-4) * 1e-3) / 1e9, nbytes / max(float(ms) - 5e-4, 1e-6) / 1e-3 / 1e9
+            assert low - 0.005 <= float(rate) <= high + 0.005, (block, ms, rate)
+            assert abs(float(share) - float(rate) / copy_rate) <= 0.01 + 0.02 * float(share), (block, share)
+
+
 @pytest.mark.parametrize("rotation", ["ry", "rx"])
 def test_bench_dense_small_checks_every_peer_state_and_prints_the_ratios(rotation):
     """Each peer's final state must match tqsim's before it is timed; the ratios are tqsim ms / peer ms.
