@@ -42,8 +42,9 @@ def _tensordot_oracle(psi: np.ndarray, matrix: np.ndarray, qubits: list[int]) ->
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 def test_apply_matrix_at_every_position(k, dtype, tol, rng):
     """Targets ending anywhere, from the last qubit (rows of 2**k amplitudes) to the first, take
-    different products (M ⊗ I on rows of a few trailing amplitudes, batched products, plain ones);
-    all match the Kronecker oracle, written into a buffer or not."""
+    different products (I ⊗ M on the last two qubits, M ⊗ I on rows of a few trailing amplitudes,
+    batched products, plain ones); all match the Kronecker oracle, written into a buffer or not, for
+    a matrix contiguous in memory or not."""
     n = 8
     psi = random_state(n, rng)
     for low in range(n - k + 1):
@@ -53,7 +54,8 @@ def test_apply_matrix_at_every_position(k, dtype, tol, rng):
         got = apply_matrix(torch.tensor(psi, dtype=dtype), torch.tensor(u, dtype=dtype), qubits)
         np.testing.assert_allclose(got.numpy(), expected, atol=tol)
         out = torch.full((2**n,), float("nan"), dtype=dtype)
-        apply_matrix(torch.tensor(psi, dtype=dtype), torch.tensor(u, dtype=dtype), qubits, out=out)
+        strided = torch.tensor(u, dtype=dtype).mT.contiguous().mT  # the same matrix, laid out by columns
+        apply_matrix(torch.tensor(psi, dtype=dtype), strided, qubits, out=out)
         np.testing.assert_allclose(out.numpy(), expected, atol=tol)
 
 
@@ -70,7 +72,7 @@ def test_real_matrices_on_large_complex_kets_at_every_position(k, dtype, tol, rn
         np.testing.assert_allclose(got.numpy(), _tensordot_oracle(psi, u, qubits), atol=tol)
 
 
-@pytest.mark.parametrize("qubits", [[1], [2], [0, 1], [1, 2], [0, 3], [3, 1]], ids=str)
+@pytest.mark.parametrize("qubits", [[1], [2], [3], [0, 1], [1, 2], [0, 3], [3, 1]], ids=str)
 def test_apply_matrix_batched_state_and_matrix(qubits, rng):
     n, batch = 4, 3
     us = [random_unitary(len(qubits), rng) for _ in range(batch)]

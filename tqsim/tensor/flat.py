@@ -159,7 +159,13 @@ def apply_matrix(
         before, after = 1 << lo, 1 << (n - 1 - hi)
         if after >= 4 and _real_product_pays(state, matrix, out):
             return _apply_real(state, matrix.real.contiguous(), before, dim, after, out)
-        if after == 1:
+        if after == 1 and k == 1 and before > 1 and not mbatch:
+            # rows of 2 amplitudes make a poor product: I ⊗ M on rows of the last two qubits
+            # (0.6-0.7x the time in complex64, 0.8x in complex128, at 16-22 qubits)
+            x = state.reshape(*batch, before >> 1, 4)
+            eye = torch.eye(2, dtype=matrix.dtype, device=matrix.device)
+            result = _matmul(x, (eye[:, None, :, None] * matrix[None, :, None, :]).reshape(4, 4).mT, out)
+        elif after == 1:
             x = state.reshape(*batch, before, dim)
             result = _matmul(x, matrix.mT, out)
         elif before == 1:  # a plain product (a batch axis of one would make matmul copy the state)
