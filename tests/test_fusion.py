@@ -193,3 +193,38 @@ def test_large_kets_under_cost_chosen_plans_match_qutip(n, dtype, angles, monkey
     state = circuit.run(tq.StateVector.zeros(n, dtype=dtype))
     atol = 1e-10 if dtype == torch.complex128 else 1e-5
     np.testing.assert_allclose(state.amplitudes().numpy(), _oracle_ket(n, oracle), atol=atol)
+
+
+def test_a_plan_of_windows_stops_once_it_costs_more_than_the_greedy_one():
+    """Long-range gates fit no window, so the plan of windows would take them one per round: it gives
+    up as soon as its modelled cost passes the greedy plan's, which is then kept. On a brickwork the
+    plan of windows costs less (it holds the 4-qubit blocks the greedy grouping breaks up) and is
+    the one taken."""
+    import tqsim as tq
+    from tqsim import block_plans
+    from tqsim.fusion import _group
+
+    n = 20
+    rng = np.random.default_rng(7)
+    long_range = tq.Circuit(n)
+    for _ in range(300):
+        a = int(rng.integers(n))
+        long_range.cx(a, (a + 10) % n)
+    brickwork = tq.Circuit(n)
+    for layer in range(6):
+        for q in range(n):
+            brickwork.rx(float(rng.uniform(-np.pi, np.pi)), q)
+        for q in range(layer % 2, n - 1, 2):
+            brickwork.cz(q, q + 1)
+    for circuit, windows_win in ((long_range, False), (brickwork, True)):
+        gates = list(circuit)
+        qubit_lists, diagonal = [g.qubits for g in gates], [g.is_diagonal for g in gates]
+        greedy = _group(qubit_lists, 5)
+        budget = block_plans.plan_cost(greedy, diagonal, n)
+        windows = block_plans.tiled(qubit_lists, diagonal, n, 5, budget)
+        chosen = block_plans.cheaper(greedy, qubit_lists, diagonal, n, 5)
+        if windows_win:
+            assert windows is not None and block_plans.plan_cost(windows, diagonal, n) < budget
+            assert chosen == windows
+        else:
+            assert windows is None and chosen is greedy

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["PLANNED_AMPLITUDES", "block_cost", "cheapest", "plan_cost", "tiled"]
+__all__ = ["PLANNED_AMPLITUDES", "block_cost", "cheaper", "plan_cost", "tiled"]
 
 #: kets from this many amplitudes get a plan chosen by cost: below it, a circuit run once would spend more
 #: on planning than it saves (a pass over 2**18 complex64 amplitudes takes about 0.1 ms on this machine)
@@ -74,15 +74,23 @@ def plan_cost(groups: Sequence[tuple[int, list[int]]], diagonal: Sequence[bool],
     return sum(block_cost(mask, all(diagonal[j] for j in members), num_qubits) for mask, members in groups)
 
 
-def cheapest(candidates: Sequence[list[tuple[int, list[int]]]], diagonal: Sequence[bool],
-             num_qubits: int) -> list[tuple[int, list[int]]]:
-    """The candidate plan of least modelled cost (the first among equals, so the choice is reproducible)."""
-    return min(candidates, key=lambda groups: plan_cost(groups, diagonal, num_qubits))
+def cheaper(greedy: list[tuple[int, list[int]]], qubit_lists: Sequence[tuple[int, ...]],
+            diagonal: Sequence[bool], num_qubits: int, width: int) -> list[tuple[int, list[int]]]:
+    """``greedy`` (the greedy grouping, as ``(qubit mask, member indices)``), or the :func:`tiled` plan of
+    ``width`` when that one costs less under the model (``greedy`` on a tie, so the choice is reproducible).
+
+    The plan of windows stops as soon as it costs more than ``greedy``: a circuit of long-range gates,
+    which no window holds, would otherwise be planned one gate per round.
+    """
+    budget = plan_cost(greedy, diagonal, num_qubits)
+    windows = tiled(qubit_lists, diagonal, num_qubits, width, budget)
+    return windows if windows is not None and plan_cost(windows, diagonal, num_qubits) < budget else greedy
 
 
 def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_qubits: int,
-          width: int) -> list[tuple[int, list[int]]]:
-    """A plan of rounds of windows of at most ``width`` adjacent qubits, as ``(qubit mask, members)`` in order.
+          width: int, budget: float = float("inf")) -> list[tuple[int, list[int]]] | None:
+    """A plan of rounds of windows of at most ``width`` adjacent qubits, as ``(qubit mask, members)`` in order;
+    None once its modelled cost passes ``budget`` (seconds).
 
     A window takes every gate it can: one whose qubits all lie in it and whose earlier gates on those
     qubits are all taken; its block is the contiguous span of what it took. Each round lays disjoint
@@ -101,6 +109,7 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
     head = [0] * n  # per qubit, the position in its queue of its first gate not yet taken
     left = len(qubit_lists)
     groups: list[tuple[int, list[int]]] = []
+    spent = 0.0
     while left:
         # best[i]: (saving, windows) of the best choice on qubits 0..i-1
         best: list[tuple[float, list]] = [(0.0, [])]
@@ -121,13 +130,18 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
             head[low: low + len(heads)] = heads
             groups.append((mask, members))
             left -= len(members)
+            spent += block_cost(mask, all(diagonal[j] for j in members), n)
         if not windows:
             ready = [queues[q][head[q]] for q in range(n) if head[q] < len(queues[q])]
             j = min(g for g in ready if all(queues[p][head[p]] == g for p in qubit_lists[g]))
             for q in qubit_lists[j]:
                 head[q] += 1
-            groups.append((_mask([j], qubit_lists), [j]))
+            mask = _mask([j], qubit_lists)
+            groups.append((mask, [j]))
             left -= 1
+            spent += block_cost(mask, diagonal[j], n)
+        if spent > budget:
+            return None
     return groups
 
 

@@ -285,8 +285,7 @@ def _schedule(key: tuple, max_qubits: int, num_qubits: int | None) -> tuple[Step
         groups = _group(qubit_lists, max_qubits)
     else:
         diagonal = [d for _, d, _ in key]
-        candidates = [_group(qubit_lists, max_qubits), block_plans.tiled(qubit_lists, diagonal, num_qubits, max_qubits)]
-        groups = block_plans.cheapest(candidates, diagonal, num_qubits)
+        groups = block_plans.cheaper(_group(qubit_lists, max_qubits), qubit_lists, diagonal, num_qubits, max_qubits)
     steps = []
     for mask, members in groups:
         qubits = _bits(mask)
