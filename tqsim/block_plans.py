@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["PLANNED_AMPLITUDES", "block_cost", "cheaper", "plan_cost", "tiled"]
+__all__ = ["PLANNED_AMPLITUDES", "block_cost", "cheaper", "contiguous_span", "plan_cost", "tiled"]
 
 #: kets from this many amplitudes get a plan chosen by cost: below it, a circuit run once would spend more
 #: on planning than it saves (a pass over 2**18 complex64 amplitudes takes about 0.1 ms on this machine)
@@ -105,7 +105,7 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
     for j, qubits in enumerate(qubit_lists):
         for q in qubits:
             queues[q].append(j)
-    alone = [block_cost(_span(sum(1 << q for q in qubits)), diagonal[j], n) for j, qubits in enumerate(qubit_lists)]
+    alone = [block_cost(contiguous_span(_mask([j], qubit_lists)), diagonal[j], n) for j in range(len(qubit_lists))]
     head = [0] * n  # per qubit, the position in its queue of its first gate not yet taken
     left = len(qubit_lists)
     groups: list[tuple[int, list[int]]] = []
@@ -119,7 +119,7 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
                 members, heads = _take(low, i - 1, queues, head, qubit_lists)
                 if not members:
                     continue
-                mask = _span(_mask(members, qubit_lists))
+                mask = contiguous_span(_mask(members, qubit_lists))
                 saving = sum(alone[j] for j in members) - block_cost(mask, all(diagonal[j] for j in members), n)
                 value = best[low][0] + saving + 1e-12 * len(members)  # ties: the window that takes more
                 if value > choice[0]:
@@ -175,6 +175,6 @@ def _mask(members: Sequence[int], qubit_lists) -> int:
     return mask
 
 
-def _span(mask: int) -> int:
-    """``mask`` widened to its contiguous span."""
+def contiguous_span(mask: int) -> int:
+    """The qubit mask ``mask`` widened to the contiguous span of its qubits."""
     return (1 << mask.bit_length()) - (mask & -mask)

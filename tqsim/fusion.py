@@ -110,7 +110,7 @@ def _group(qubit_lists: Sequence[tuple[int, ...]], max_qubits: int) -> list[tupl
         merged = _widened(union, open_at, max_qubits) if span <= max_qubits else None
         if merged is not None:
             mask = _union(merged) | union
-            mask = (1 << mask.bit_length()) - (mask & -mask)  # its contiguous span
+            mask = block_plans.contiguous_span(mask)
         if merged is None and union.bit_count() <= max_qubits:
             merged, mask = list(touched.values()), union
         elif merged is None:
