@@ -184,3 +184,123 @@ def test_numpy_paths_keep_openblas_on_one_thread_and_restore_the_count(monkeypat
         assert get() == 2
     finally:
         set_(previous)
+
+
+# ---------------------------------------------------------------- large evolutions, shared CPU
+
+def test_tqsim_puts_mkl_in_strict_reproducible_mode_at_import():
+    # the test session imports tqsim before any matrix product (conftest), as a script would
+    from tqsim._threads import thread_independent_products
+
+    assert thread_independent_products() == torch.backends.mkl.is_available()
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="PyTorch built without MKL")
+def test_mkl_used_before_tqsim_keeps_its_mode_and_large_evolutions_keep_the_caller_s_threads():
+    script = ("import torch; a = torch.randn(300, 300); a @ a\n"
+              "import tqsim._threads as t\n"
+              "t._others_running = lambda: 64\n"  # a loaded machine
+              "torch.set_num_threads(2)\n"
+              "with t.threads_left_free(torch.device('cpu')): inside = torch.get_num_threads()\n"
+              "print(t.thread_independent_products(), inside)")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("MKL_CBWR", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "2"]
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="PyTorch built without MKL")
+@pytest.mark.parametrize("rotation", ["rx", "ry"])
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_large_evolutions_give_the_same_bits_on_one_and_two_threads(rotation, dtype):
+    """Above the one-thread limit an evolution runs on the threads a shared CPU leaves free, which
+    is safe only if the bits do not depend on the count. Without MKL's strict mode, the complex128
+    RX brickwork at 17 qubits differed in the last bits between 1 and 2 threads."""
+    import tqsim as tq
+    from tqsim.bench.tools import brickwork, brickwork_circuit
+
+    threads = torch.get_num_threads()
+    try:
+        for n in (17, 18):
+            circuit = brickwork_circuit(n, brickwork(n, 10, seed=n), rotation)
+            found = set()
+            for count in (1, 2, 1, 2):
+                torch.set_num_threads(count)
+                found.add(circuit.run(tq.StateVector.zeros(n, dtype=dtype)).amplitudes().numpy().tobytes())
+            assert len(found) == 1, f"n={n}: the state depends on the thread count"
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="PyTorch built without MKL")
+def test_gates_in_every_layout_give_the_same_bits_on_one_and_two_threads():
+    from tqsim.tensor import apply_matrix
+
+    threads = torch.get_num_threads()
+    generator = torch.Generator().manual_seed(4)
+    try:
+        for dtype in (torch.complex64, torch.complex128):
+            state = torch.randn(2**18, dtype=dtype, generator=generator)
+            for k in (1, 2, 3, 5):
+                matrix = torch.linalg.qr(torch.randn(2**k, 2**k, dtype=dtype, generator=generator))[0]
+                for qubits in (tuple(range(k)), tuple(range(8, 8 + k)), tuple(range(18 - k, 18)),
+                               tuple(range(0, 18, 18 // k))[:k]):
+                    results = []
+                    for count in (1, 2):
+                        torch.set_num_threads(count)
+                        results.append(apply_matrix(state, matrix, qubits))
+                    assert torch.equal(results[0], results[1]), (dtype, qubits)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_a_loaded_cpu_lowers_the_threads_of_a_large_evolution_only(monkeypatch):
+    import tqsim as tq
+    import tqsim._threads as threads_module
+
+    seen = []
+    monkeypatch.setattr(threads_module, "_THREAD_INDEPENDENT_PRODUCTS", True)
+    monkeypatch.setattr(threads_module, "_others_running", lambda: 64)
+    monkeypatch.setattr(threads_module, "_cpus", lambda: 2)
+    from tqsim.states import statevector
+
+    original = statevector.ket_step
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        return original(*args)
+
+    monkeypatch.setattr(statevector, "ket_step", spy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        circuit = tq.Circuit(17).h(0).cx(0, 16).ry(0.3, 5)
+        circuit.run(tq.StateVector.zeros(17))
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        monkeypatch.setattr(threads_module, "_others_running", lambda: 0)
+        circuit.run(tq.StateVector.zeros(17))
+        assert set(seen) == {2}
+        seen.clear()  # a gradient's sums depend on the count: the caller's threads, loaded or not
+        monkeypatch.setattr(threads_module, "_others_running", lambda: 64)
+        angle = torch.tensor(0.3, requires_grad=True)
+        tq.Circuit(17).h(0).ry(angle, 5).run(tq.StateVector.zeros(17)).amplitudes().abs().sum().backward()
+        assert 1 not in seen
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="reads Linux's /proc")
+def test_the_load_reading_counts_other_processes_runnable_threads(monkeypatch):
+    import time
+
+    import tqsim._threads as threads_module
+    from tqsim.bench.tools import busy_processes
+
+    monkeypatch.setattr(threads_module, "_load_reading", [-1.0, 0])
+    with busy_processes(2):
+        time.sleep(0.5)
+        others = threads_module._others_running()
+    assert others >= 2

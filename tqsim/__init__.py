@@ -3,6 +3,7 @@
 The public API, re-exported; see docs/api.md.
 """
 
+from . import _threads  # noqa: F401  first: MKL takes its reproducible mode only before its first product
 from . import channels, gates, tensor
 from .circuit import Circuit
 from .execution import Result, counts

@@ -11,12 +11,24 @@ mean beside two busy processes (a 16-qubit step collapsed to 40x its quiet
 time on two threads). Above that the trade turns (1.6x either way at 18-20
 qubits) and work keeps the caller's threads. The rule depends on the size of
 the work only, never on the load, so the same seed keeps giving the same bits.
+
+One exception, where the bits cannot depend on the thread count: a larger
+dense evolution with no gradient (gate products and element-wise work only)
+runs on the CPUs that other processes leave free (:func:`threads_left_free`).
+Its products are MKL's, which tqsim puts in strict reproducible mode at
+import (:func:`thread_independent_products`): 1 and 2 threads then give the
+same bits. Beside two busy processes on two cores, one thread takes 2.6-2.9x
+the quiet time of a 22-qubit circuit, two threads 3-4.5x (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
+import glob
+import os
+import time
 
 import torch
 
@@ -139,3 +151,113 @@ def small_on_one_thread(method):
         return result
 
     return read
+
+
+#: ``mkl_cbwr_set`` modes (mkl_cbwr.h): the code path MKL picks for this processor, made strict (the same
+#: bits on any number of threads), and the bit of the strict flag
+_MKL_CBWR_AUTO_STRICT = 2 | 0x10000
+_MKL_CBWR_STRICT = 0x10000
+_MKL_CBWR_ALL = -1
+
+
+def _mkl_reproducibility():
+    """``(set, get)`` of the MKL linked into PyTorch (``mkl_cbwr_set``/``mkl_cbwr_get``), or None
+    (no MKL, or a build that does not export them)."""
+    if not torch.backends.mkl.is_available():
+        return None
+    for path in glob.glob(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.*")):
+        try:
+            library = ctypes.CDLL(path)
+            set_, get = library.mkl_serv_cbwr_set, library.mkl_serv_cbwr_get
+        except (OSError, AttributeError):
+            continue
+        set_.argtypes = get.argtypes = [ctypes.c_int]
+        set_.restype = get.restype = ctypes.c_int
+        return set_, get
+    return None
+
+
+def _ask_for_thread_independent_products() -> bool:
+    """Put PyTorch's MKL in strict conditional numerical reproducibility, and say whether it runs so.
+
+    Without it, the thin products that apply gates to a ket differ in the last bit between one thread
+    and two. MKL takes the mode only before its first product, so tqsim asks at import; a process that
+    used MKL before, or that chose a mode of its own in ``MKL_CBWR``, keeps its mode (False unless that is
+    strict). Quiet-machine cost: none for complex gates, up to 1.2x for real ones (docs/benchmarks.md).
+    """
+    found = _mkl_reproducibility()
+    if found is None:
+        return False
+    set_, get = found
+    if "MKL_CBWR" not in os.environ:
+        set_(_MKL_CBWR_AUTO_STRICT)  # refused (a negative code) once MKL has run: then the mode stays
+    return bool(get(_MKL_CBWR_ALL) & _MKL_CBWR_STRICT)
+
+
+_THREAD_INDEPENDENT_PRODUCTS = _ask_for_thread_independent_products()
+
+
+def thread_independent_products() -> bool:
+    """Whether PyTorch's matrix products on the CPU give the same bits on any number of threads here
+    (MKL in strict reproducible mode, :func:`_ask_for_thread_independent_products`)."""
+    return _THREAD_INDEPENDENT_PRODUCTS
+
+
+#: How long a reading of the load serves (s): evolutions of large kets take milliseconds each, and
+#: reading costs about 0.1 ms
+_LOAD_READ_EVERY = 0.1
+_load_reading = [-1.0, 0]  # [monotonic time, others' runnable threads]
+
+
+def _others_running() -> int:
+    """Runnable threads of other processes, now: the kernel's count (``/proc/loadavg``) less this
+    process's own (its idle OpenMP threads may still be spinning). 0 where Linux's /proc is absent."""
+    now = time.monotonic()
+    if now - _load_reading[0] < _LOAD_READ_EVERY:
+        return _load_reading[1]
+    try:
+        with open("/proc/loadavg") as loadavg:
+            running = int(loadavg.read().split()[3].split("/")[0])
+        own = 0
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat") as stat:
+                    text = stat.read()
+            except OSError:  # the thread ended meanwhile
+                continue
+            own += text[text.rindex(")") + 2] == "R"
+    except (OSError, ValueError, IndexError):
+        running, own = 0, 0
+    _load_reading[:] = [now, max(0, running - own)]
+    return _load_reading[1]
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def threads_left_free(device: torch.device):
+    """For a dense evolution with no gradient: the caller's thread count, lowered to the CPUs that other
+    processes leave free, when the products give the same bits on any thread count
+    (:func:`thread_independent_products`); otherwise the caller's count.
+
+    On a shared CPU every parallel region waits for its slowest thread, and a thread that shares its core
+    with a busy process waits a scheduler time slice. The lower count never changes the bits: the
+    evolution does products and element-wise work only. Read-outs and gradients, whose sums do depend on
+    the count, keep the caller's.
+    """
+    threads = torch.get_num_threads()
+    wanted = threads
+    if device.type == "cpu" and threads > 1 and _THREAD_INDEPENDENT_PRODUCTS:
+        wanted = max(1, min(threads, _cpus() - _others_running()))
+    if wanted == threads:
+        yield
+        return
+    torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

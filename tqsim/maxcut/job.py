@@ -13,6 +13,7 @@ import tempfile
 
 import torch
 
+from .._threads import thread_independent_products
 from .ansatz import FAMILIES, MaxCutAnsatz, default_entropy_qubits, make_ansatz
 from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
 from .report import OUTPUTS, table, write_outputs
@@ -105,7 +106,8 @@ def _report(results: list[TrainResult], models: list[MaxCutAnsatz], k: int, step
     settings = {"families": [m.family for m in models], "depths": [m.depth for m in models], "steps": steps,
                 "lr": lr, "device": str(dev), "seed": seed, "encoding": first.encoding, "max_bond": first.max_bond,
                 "entropy_penalty": first.entropy_penalty, "entropy_qubits": k,
-                "threads": torch.get_num_threads()}  # CPU bits depend on it (docs/reproducibility.md)
+                # CPU bits depend on both (docs/reproducibility.md)
+                "threads": torch.get_num_threads(), "reproducible_products": thread_independent_products()}
     paths = write_outputs(results, problem, out, settings)
     print("wrote " + ", ".join(paths), file=sys.stderr)
 

@@ -15,6 +15,7 @@ storage, device moves and runs of the dense kinds.
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import types
 from functools import lru_cache
@@ -23,7 +24,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 import torch
 
 from .. import _checks, block_plans, composed_blocks, fusion
-from .._threads import backward_on_one_thread_if_small, one_thread_if_small
+from .._threads import backward_on_one_thread_if_small, one_thread_if_small, threads_left_free
 from .adjoint import evolve_adjoint, uses_adjoint
 from ..channels import Channel
 from ..gates import Gate
@@ -648,12 +649,14 @@ class DenseState(Exportable):
             return type(self)(data.to(self.dtype) if real else data, self.num_qubits)
         buffers = None if track else _Buffers()
         planned = not track and not data.is_cuda and data.shape[-1] >= block_plans.PLANNED_AMPLITUDES
-        for gates, channel in runs:
-            steps = fusion.schedule(gates, max_qubits, self.num_qubits if planned else None)
-            for step, op in zip(steps, self._step_operators(steps, gates, real)):
-                data = self._apply_step(data, op, step, gates[step.members[0]], buffers)
-            if channel is not None:
-                data = self._apply_channel(data, channel, buffers)
+        # with no gradient, the threads other processes leave free: the bits stay the same (tqsim/_threads.py)
+        with contextlib.nullcontext() if track else threads_left_free(data.device):
+            for gates, channel in runs:
+                steps = fusion.schedule(gates, max_qubits, self.num_qubits if planned else None)
+                for step, op in zip(steps, self._step_operators(steps, gates, real)):
+                    data = self._apply_step(data, op, step, gates[step.members[0]], buffers)
+                if channel is not None:
+                    data = self._apply_channel(data, channel, buffers)
         if real:
             data = data.to(self.dtype)
         if track:
