@@ -152,3 +152,10 @@ def test_bench_train_small_agrees_with_lightning_and_prints_the_ratio():
     assert abs(ratio_adjoint - adjoint / theirs) < 0.02 * ratio_adjoint + 0.01
     assert abs(ratio_autograd - autograd / theirs) < 0.02 * ratio_autograd + 0.01
     assert difference < 1e-5  # complex64 loss and gradient, against Lightning's adjoint method
+
+
+def test_bench_threads_small_checks_the_bits_of_both_rules_and_prints_them():
+    """bench_threads.py exits non-zero when the two thread rules give different bits."""
+    out = run(str(BENCHMARKS / "bench_threads.py"), "--sizes", "17", "--rotations", "rx", "--rounds", "1",
+              "--busy", "1")
+    assert re.search(r"^\| 17 \| RX \|( \d+\.\d+ \|){7}$", out, re.M), out

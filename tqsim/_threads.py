@@ -1,4 +1,4 @@
-"""Small work on one thread: what keeps a shared CPU from stalling tqsim.
+"""Threads on a shared CPU: small work on one thread, large evolutions on the cores others leave free.
 
 On a CPU that other processes also use, every parallel region of a second
 intra-op thread can wait a whole scheduler time slice for that thread; small
@@ -17,8 +17,9 @@ dense evolution with no gradient (gate products and element-wise work only)
 runs on the CPUs that other processes leave free (:func:`threads_left_free`).
 Its products are MKL's, which tqsim puts in strict reproducible mode at
 import (:func:`thread_independent_products`): 1 and 2 threads then give the
-same bits. Beside two busy processes on two cores, one thread takes 2.6-2.9x
-the quiet time of a 22-qubit circuit, two threads 3-4.5x (docs/benchmarks.md).
+same bits. Beside two busy processes on two cores, one thread took 0.59x the
+time of two for 20-qubit circuits, and at 22 qubits 0.86x for a real circuit
+and 1.19x for a complex one (benchmarks/bench_threads.py, docs/benchmarks.md).
 """
 
 from __future__ import annotations
