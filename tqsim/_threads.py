@@ -12,7 +12,7 @@ time on two threads). Above that the trade turns (1.6x either way at 18-20
 qubits) and work keeps the caller's threads. The rule depends on the size of
 the work only, never on the load, so the same seed keeps giving the same bits.
 
-One exception, where the bits cannot depend on the thread count: a larger
+One exception, safe because its bits do not depend on the thread count: a larger
 dense evolution with no gradient (gate products and element-wise work only)
 runs on the CPUs that other processes leave free (:func:`threads_left_free`).
 Its products are MKL's, which tqsim puts in strict reproducible mode at
@@ -184,7 +184,8 @@ def _ask_for_thread_independent_products() -> bool:
     Without it, the thin products that apply gates to a ket differ in the last bit between one thread
     and two. MKL takes the mode only before its first product, so tqsim asks at import; a process that
     used MKL before, or that chose a mode of its own in ``MKL_CBWR``, keeps its mode (False unless that is
-    strict). Quiet-machine cost: none for complex gates, up to 1.2x for real ones (docs/benchmarks.md).
+    strict). Quiet-machine cost: 0.95-1.03x for the complex and real brickworks of bench_dense.py at
+    18-24 qubits (docs/benchmarks.md).
     """
     found = _mkl_reproducibility()
     if found is None:
