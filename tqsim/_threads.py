@@ -184,8 +184,8 @@ def _ask_for_thread_independent_products() -> bool:
     Without it, the thin products that apply gates to a ket differ in the last bit between one thread
     and two. MKL takes the mode only before its first product, so tqsim asks at import; a process that
     used MKL before, or that chose a mode of its own in ``MKL_CBWR``, keeps its mode (False unless that is
-    strict). Quiet-machine cost: 0.95-1.03x for the complex and real brickworks of bench_dense.py at
-    18-24 qubits (docs/benchmarks.md).
+    strict). Quiet-machine cost, bench_dense.py's brickworks at 18-22 qubits: 0.95-1.03x for complex
+    amplitudes, 1.14-1.21x for real ones (docs/benchmarks.md).
     """
     found = _mkl_reproducibility()
     if found is None:
