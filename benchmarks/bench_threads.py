@@ -4,7 +4,7 @@ against the caller's fixed thread count.
     python benchmarks/bench_threads.py [--sizes 20 22] [--rotations ry rx] [--rounds 10] [--busy 2]
 
 The brickwork circuits of ``bench_dense.py`` (complex64), in one process. The two rules alternate round by
-round (three runs each, the order flipped every round), first on the quiet machine, then beside ``--busy``
+round (the median of three runs after a warm-up, the order flipped every round), first on the quiet machine, then beside ``--busy``
 spinning processes. Before timing, the script checks that both rules give the same bits, quiet and busy:
 the free rule is only allowed because the products ignore the thread count (``tqsim._threads``).
 
@@ -25,7 +25,7 @@ import torch
 
 import tqsim as tq
 import tqsim._threads as threads_rule
-from tqsim.bench.tools import brickwork, brickwork_circuit, busy_processes
+from tqsim.bench.tools import brickwork, brickwork_circuit, busy_processes, median_time
 
 RULES = ("fixed", "free")
 
@@ -33,15 +33,6 @@ RULES = ("fixed", "free")
 def run_under(rule: str, circuit, start) -> tq.StateVector:
     with mock.patch.object(threads_rule, "_THREAD_INDEPENDENT_PRODUCTS", rule == "free"):
         return circuit.run(start)
-
-
-def timed(rule: str, circuit, start, runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        run_under(rule, circuit, start)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def same_bits(circuit, start) -> bool:
@@ -53,7 +44,7 @@ def rounds_of(circuit, start, rounds: int) -> dict[str, float]:
     times = {rule: [] for rule in RULES}
     for r in range(rounds):
         for rule in RULES if r % 2 == 0 else RULES[::-1]:
-            times[rule].append(timed(rule, circuit, start))
+            times[rule].append(median_time(lambda: run_under(rule, circuit, start), 3)[0])
     return {rule: 1e3 * statistics.median(t) for rule, t in times.items()}
 
 
@@ -68,7 +59,7 @@ def main(argv=None) -> int:
         raise SystemExit("bench_threads.py: this process's MKL is not in strict reproducible mode, so tqsim keeps "
                          "the caller's threads; nothing to compare")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; complex64; medians of {args.rounds} "
-          f"alternating rounds of 3 runs; then beside {args.busy} busy processes")
+          f"alternating rounds of 3 runs (after a warm-up each); then beside {args.busy} busy processes")
     print("| n | circuit | quiet, fixed ms | quiet, free ms | busy, fixed ms | busy, free ms | slowdown, fixed | "
           "slowdown, free | busy: free / fixed |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -154,9 +154,9 @@ def small_on_one_thread(method):
     return read
 
 
-#: ``mkl_cbwr_set`` modes (mkl_cbwr.h): the code path MKL picks for this processor, made strict (the same
-#: bits on any number of threads), and the bit of the strict flag
-_MKL_CBWR_AUTO_STRICT = 2 | 0x10000
+#: ``mkl_cbwr_set`` flags (mkl_cbwr.h): the code path MKL picks for this processor; strict (the same bits on
+#: any number of threads); every setting, for ``mkl_cbwr_get``
+_MKL_CBWR_AUTO = 2
 _MKL_CBWR_STRICT = 0x10000
 _MKL_CBWR_ALL = -1
 
@@ -192,7 +192,7 @@ def _ask_for_thread_independent_products() -> bool:
         return False
     set_, get = found
     if "MKL_CBWR" not in os.environ:
-        set_(_MKL_CBWR_AUTO_STRICT)  # refused (a negative code) once MKL has run: then the mode stays
+        set_(_MKL_CBWR_AUTO | _MKL_CBWR_STRICT)  # refused (a negative code) once MKL has run: then the mode stays
     return bool(get(_MKL_CBWR_ALL) & _MKL_CBWR_STRICT)
 
 

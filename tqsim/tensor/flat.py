@@ -177,12 +177,7 @@ def apply_matrix(
             result = _matmul(x, _with_identity(matrix, after).mT, out)
             after = 1
         elif not mbatch and not state.is_cuda and (after >= _BATCHED_PRODUCT_AFTER or not _tracked(state, matrix)):
-            # one batched product with the matrix repeated by a zero stride: torch.matmul of a matrix
-            # and a stack copies the stack to a transposed layout, forward and backward (2-3x slower)
-            x = state.reshape(-1, dim, after)
-            target = out.view(x.shape) if out is not None else None
-            result = torch.bmm(matrix.expand(x.shape[0], dim, dim), x, out=target)
-            return result.reshape(*batch, 1 << n)
+            return _stacked_product(matrix, state.reshape(-1, dim, after), out).reshape(*batch, 1 << n)
         else:
             x = state.reshape(*batch, before, dim, after)
             m = matrix.unsqueeze(-3) if mbatch else matrix
@@ -260,13 +255,21 @@ def _apply_real(state, real_matrix, before: int, dim: int, after: int, out):
     elif _rows_with_identity_pay(dim, after):  # the same arithmetic per amplitude as the complex product
         rows = parts.reshape(*parts.shape[:-2], before, dim * 2 * after)
         result = _matmul(rows, _with_identity(real_matrix, 2 * after).mT, target)
-    else:  # one batched product, the matrix repeated by a zero stride: up to 1.7x faster than matmul's broadcast
-        x = parts.reshape(-1, dim, 2 * after)
-        result = torch.bmm(real_matrix.expand(x.shape[0], dim, dim), x,
-                           out=target.view(x.shape) if target is not None else None)
+    else:
+        result = _stacked_product(real_matrix, parts.reshape(-1, dim, 2 * after), target)
     if out is not None:
         return out
     return torch.view_as_complex(result.reshape(*state.shape, 2))
+
+
+def _stacked_product(matrix: torch.Tensor, stack: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    """``matrix @ stack[i]`` for every slice of ``stack`` ``(s, d, c)``, as one batched product with the
+    matrix repeated by a zero stride. ``torch.matmul`` of a matrix and a stack copies the stack to a
+    transposed layout, forward and backward: 2-3x slower for complex kets, and up to 1.7x for real ones
+    under MKL's strict mode (docs/benchmarks.md)."""
+    dim = matrix.shape[-1]
+    return torch.bmm(matrix.expand(stack.shape[0], dim, dim), stack,
+                     out=out.view(stack.shape) if out is not None else None)
 
 
 def broadcast(a: torch.Size, b: torch.Size) -> torch.Size:
