@@ -153,16 +153,22 @@ def test_tiled_plans_multiply_to_the_circuit_unitary(width, seed):
 @pytest.mark.parametrize("n", [14, 15])
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 @pytest.mark.parametrize("angles", ["float", "tensor"])
-def test_large_kets_under_cost_chosen_plans_match_qutip(n, dtype, angles, monkeypatch):
+@pytest.mark.parametrize("path", ["kernel", "pytorch"])
+def test_large_kets_under_cost_chosen_plans_match_qutip(n, dtype, angles, path, monkeypatch):
     """Large kets with no gradient run the plan of least modelled cost (tqsim.block_plans; here from
-    2**14 amplitudes, to keep the oracle small): random circuits of every kind of gate, a brickwork
-    (where windows win) and a controlled gate too wide for any block all end in the state of QuTiP's
-    gate matrices applied one by one."""
+    2**14 amplitudes, to keep the oracle small), under the model of the compiled kernel or, where it is
+    off, of the PyTorch path: random circuits of every kind of gate, a brickwork (where windows win) and
+    a controlled gate too wide for any block all end in the state of QuTiP's gate matrices applied one
+    by one."""
     import tqsim as tq
     from tqsim import block_plans, fusion
     from tqsim.gates import controlled
+    from tqsim.tensor import cpu_kernels
 
     monkeypatch.setattr(block_plans, "PLANNED_AMPLITUDES", 1 << 14)
+    if path == "pytorch":
+        monkeypatch.setattr(cpu_kernels, "_state", {"module": None, "tried": True, "error": "off in this test"})
+    width, model = (4, "complex") if path == "kernel" else (5, None)
 
     rng = np.random.default_rng(n)
     neighbours = [list(range(q, q + 3)) for q in range(n - 2)]
@@ -188,8 +194,9 @@ def test_large_kets_under_cost_chosen_plans_match_qutip(n, dtype, angles, monkey
             else:
                 with_tensors.append(g)
         circuit = with_tensors
-    key = tuple((g.qubits, g.is_diagonal, fusion.applies_apart(g, 5)) for g in circuit)
-    assert fusion._schedule(key, 5, n) != fusion._schedule(key, 5, None)  # the path under test
+    key = tuple((g.qubits, g.is_diagonal, fusion.applies_apart(g, width)) for g in circuit)
+    assert fusion._schedule(key, width, n, model) != fusion._schedule(key, width, None, model)  # the path under test
+    assert cpu_kernels.serves(torch.zeros(1 << n, dtype=dtype)) == (path == "kernel")
     state = circuit.run(tq.StateVector.zeros(n, dtype=dtype))
     atol = 1e-10 if dtype == torch.complex128 else 1e-5
     np.testing.assert_allclose(state.amplitudes().numpy(), _oracle_ket(n, oracle), atol=atol)

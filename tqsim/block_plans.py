@@ -54,9 +54,19 @@ _PER_BLOCK_S = 15e-6
 _PASS_PER_AMPLITUDE_S = 0.45e-3 / (1 << 20)
 
 
-def block_cost(mask: int, diagonal: bool, num_qubits: int) -> float:
-    """Modelled seconds of one block on the qubits of ``mask`` of a ket of ``num_qubits`` qubits."""
+#: with the compiled kernel (tqsim.tensor.cpu_kernels) a block's time depends on its width alone: passes by
+#: width 1..5 (a 1-qubit gate is 1; diagonal blocks go through the kernel too), and seconds of one pass per
+#: amplitude, for complex kets (complex64) and real ones (float32), measured at 20-22 qubits (docs/benchmarks.md)
+_KERNEL_PASSES = {"complex": (1.0, 1.2, 1.8, 3.6, 7.3), "real": (1.0, 1.15, 1.4, 2.1, 4.5)}
+_KERNEL_PASS_PER_AMPLITUDE_S = {"complex": 0.24e-3 / (1 << 20), "real": 0.1e-3 / (1 << 20)}
+
+
+def block_cost(mask: int, diagonal: bool, num_qubits: int, kernel: str | None = None) -> float:
+    """Modelled seconds of one block on the qubits of ``mask`` of a ket of ``num_qubits`` qubits; ``kernel``
+    ("complex" or "real") when the compiled kernel applies it, None for the PyTorch path."""
     k = mask.bit_count()
+    if kernel is not None and k <= len(_KERNEL_PASSES[kernel]):  # wider: a controlled gate applied apart
+        return _PER_BLOCK_S + _KERNEL_PASSES[kernel][k - 1] * _KERNEL_PASS_PER_AMPLITUDE_S[kernel] * (1 << num_qubits)
     low, high = (mask & -mask).bit_length() - 1, mask.bit_length() - 1
     if diagonal:
         passes = _DIAGONAL
@@ -69,26 +79,28 @@ def block_cost(mask: int, diagonal: bool, num_qubits: int) -> float:
     return _PER_BLOCK_S + passes * _PASS_PER_AMPLITUDE_S * (1 << num_qubits)
 
 
-def plan_cost(groups: Sequence[tuple[int, list[int]]], diagonal: Sequence[bool], num_qubits: int) -> float:
+def plan_cost(groups: Sequence[tuple[int, list[int]]], diagonal: Sequence[bool], num_qubits: int,
+              kernel: str | None = None) -> float:
     """Modelled seconds of a plan: ``groups`` as ``(qubit mask, member indices)``; ``diagonal[j]`` for gate j."""
-    return sum(block_cost(mask, all(diagonal[j] for j in members), num_qubits) for mask, members in groups)
+    return sum(block_cost(mask, all(diagonal[j] for j in members), num_qubits, kernel) for mask, members in groups)
 
 
 def cheaper(greedy: list[tuple[int, list[int]]], qubit_lists: Sequence[tuple[int, ...]],
-            diagonal: Sequence[bool], num_qubits: int, width: int) -> list[tuple[int, list[int]]]:
+            diagonal: Sequence[bool], num_qubits: int, width: int,
+            kernel: str | None = None) -> list[tuple[int, list[int]]]:
     """``greedy`` (the greedy grouping, as ``(qubit mask, member indices)``), or the :func:`tiled` plan of
     ``width`` when that one costs less under the model (``greedy`` on a tie, so the choice is reproducible).
 
     The plan of windows stops as soon as it costs more than ``greedy``: a circuit of long-range gates,
     which no window holds, would otherwise be planned one gate per round.
     """
-    budget = plan_cost(greedy, diagonal, num_qubits)
-    windows = tiled(qubit_lists, diagonal, num_qubits, width, budget)
-    return windows if windows is not None and plan_cost(windows, diagonal, num_qubits) < budget else greedy
+    budget = plan_cost(greedy, diagonal, num_qubits, kernel)
+    windows = tiled(qubit_lists, diagonal, num_qubits, width, budget, kernel)
+    return windows if windows is not None and plan_cost(windows, diagonal, num_qubits, kernel) < budget else greedy
 
 
 def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_qubits: int,
-          width: int, budget: float = float("inf")) -> list[tuple[int, list[int]]] | None:
+          width: int, budget: float = float("inf"), kernel: str | None = None) -> list[tuple[int, list[int]]] | None:
     """A plan of rounds of windows of at most ``width`` adjacent qubits, as ``(qubit mask, members)`` in order;
     None once its modelled cost passes ``budget`` (seconds).
 
@@ -105,7 +117,8 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
     for j, qubits in enumerate(qubit_lists):
         for q in qubits:
             queues[q].append(j)
-    alone = [block_cost(contiguous_span(_mask([j], qubit_lists)), diagonal[j], n) for j in range(len(qubit_lists))]
+    alone = [block_cost(contiguous_span(_mask([j], qubit_lists)), diagonal[j], n, kernel)
+             for j in range(len(qubit_lists))]
     head = [0] * n  # per qubit, the position in its queue of its first gate not yet taken
     left = len(qubit_lists)
     groups: list[tuple[int, list[int]]] = []
@@ -120,7 +133,7 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
                 if not members:
                     continue
                 mask = contiguous_span(_mask(members, qubit_lists))
-                saving = sum(alone[j] for j in members) - block_cost(mask, all(diagonal[j] for j in members), n)
+                saving = sum(alone[j] for j in members) - block_cost(mask, all(diagonal[j] for j in members), n, kernel)
                 value = best[low][0] + saving + 1e-12 * len(members)  # ties: the window that takes more
                 if value > choice[0]:
                     choice = (value, best[low][1] + [(low, mask, members, heads)])
@@ -130,7 +143,7 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
             head[low: low + len(heads)] = heads
             groups.append((mask, members))
             left -= len(members)
-            spent += block_cost(mask, all(diagonal[j] for j in members), n)
+            spent += block_cost(mask, all(diagonal[j] for j in members), n, kernel)
         if not windows:
             ready = [queues[q][head[q]] for q in range(n) if head[q] < len(queues[q])]
             j = min(g for g in ready if all(queues[p][head[p]] == g for p in qubit_lists[g]))
@@ -139,7 +152,7 @@ def tiled(qubit_lists: Sequence[tuple[int, ...]], diagonal: Sequence[bool], num_
             mask = _mask([j], qubit_lists)
             groups.append((mask, [j]))
             left -= 1
-            spent += block_cost(mask, diagonal[j], n)
+            spent += block_cost(mask, diagonal[j], n, kernel)
         if spent > budget:
             return None
     return groups

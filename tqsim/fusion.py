@@ -46,7 +46,7 @@ class Block:
         return all(g.is_diagonal for g in self.gates)
 
 
-def block_size(cuda: bool, tracks_gradient: bool) -> int:
+def block_size(cuda: bool, tracks_gradient: bool, kernel: bool = False) -> int:
     """Largest block for a dense state, chosen by measurement (docs/benchmarks.md).
 
     CUDA without autograd: 2 qubits, one Triton kernel each at memory speed.
@@ -55,8 +55,12 @@ def block_size(cuda: bool, tracks_gradient: bool) -> int:
     CPU (a 20-qubit training step of the deep family: 0.82 s at 5, 1.10 s at
     4, 2.2 s at 2). Plain CPU runs also take 5 (the brickwork circuit of
     bench_dense.py at 20 qubits, complex64: 52.7 ms at 3, 36.3 ms at 4, 29.8 ms
-    at 5, 40 ms at 6).
+    at 5, 40 ms at 6). The compiled CPU kernel (``kernel``) takes 4: its 5-qubit
+    blocks cost twice its 4-qubit ones, and plans of windows of 4 were the
+    fastest at 20-22 qubits (docs/benchmarks.md).
     """
+    if kernel:
+        return 4
     if cuda:
         return 4 if tracks_gradient else 2
     return 5
@@ -264,28 +268,31 @@ class Step(NamedTuple):
     factors: tuple[Factor, ...] = ()  # the members folded (:func:`_fold`); empty when diagonal or apart
 
 
-def schedule(gates: Sequence[Gate], max_qubits: int, num_qubits: int | None = None) -> tuple[Step, ...]:
+def schedule(gates: Sequence[Gate], max_qubits: int, num_qubits: int | None = None,
+             kernel: str | None = None) -> tuple[Step, ...]:
     """:func:`plan` as indices, computed once per circuit structure.
 
     The plan depends on the gates' qubits alone (and on which are wide
     controlled gates), never on their angles, so a training loop that
     rebuilds the same circuit with new angles every step plans it once.
     Given ``num_qubits`` (a large ket on the CPU), the plan is the cheaper of
-    this one and a plan of windows under a cost model (:mod:`tqsim.block_plans`).
+    this one and a plan of windows under a cost model (:mod:`tqsim.block_plans`);
+    ``kernel`` ("complex" or "real") picks the model of the compiled kernel.
     """
     # (qubits, diagonal, applies_apart), the last written out: this runs once per gate of 10**5-gate files
     key = tuple((g.qubits, g.is_diagonal, g.is_controlled and len(g.qubits) > max_qubits) for g in gates)
-    return _schedule(key, max_qubits, num_qubits)
+    return _schedule(key, max_qubits, num_qubits, kernel)
 
 
 @lru_cache(maxsize=64)
-def _schedule(key: tuple, max_qubits: int, num_qubits: int | None) -> tuple[Step, ...]:
+def _schedule(key: tuple, max_qubits: int, num_qubits: int | None, kernel: str | None) -> tuple[Step, ...]:
     qubit_lists = [qubits for qubits, _, _ in key]
     if num_qubits is None:
         groups = _group(qubit_lists, max_qubits)
     else:
         diagonal = [d for _, d, _ in key]
-        groups = block_plans.cheaper(_group(qubit_lists, max_qubits), qubit_lists, diagonal, num_qubits, max_qubits)
+        groups = block_plans.cheaper(_group(qubit_lists, max_qubits), qubit_lists, diagonal, num_qubits, max_qubits,
+                                     kernel)
     steps = []
     for mask, members in groups:
         qubits = _bits(mask)

@@ -14,6 +14,7 @@ import tempfile
 import torch
 
 from .._threads import thread_independent_products
+from ..tensor import cpu_kernels
 from .ansatz import FAMILIES, MaxCutAnsatz, default_entropy_qubits, make_ansatz
 from .problem import BRUTE_FORCE_LIMIT, MaxCutProblem
 from .report import OUTPUTS, table, write_outputs
@@ -107,7 +108,8 @@ def _report(results: list[TrainResult], models: list[MaxCutAnsatz], k: int, step
                 "lr": lr, "device": str(dev), "seed": seed, "encoding": first.encoding, "max_bond": first.max_bond,
                 "entropy_penalty": first.entropy_penalty, "entropy_qubits": k,
                 # CPU bits depend on both (docs/reproducibility.md)
-                "threads": torch.get_num_threads(), "reproducible_products": thread_independent_products()}
+                "threads": torch.get_num_threads(), "reproducible_products": thread_independent_products(),
+                "cpu_kernel": cpu_kernels.status()}
     paths = write_outputs(results, problem, out, settings)
     print("wrote " + ", ".join(paths), file=sys.stderr)
 

@@ -28,6 +28,7 @@ import torch
 
 from ..fusion import Step
 from ..gates import Gate
+from ..tensor import cpu_kernels
 from ..tensor.flat import apply_controlled, apply_diagonal, apply_matrix, broadcast, cross_gram, reduce_to
 
 __all__ = ["ADJOINT_AMPLITUDES", "GRADIENT_METHODS", "gradient_method", "evolve_adjoint", "ket_step",
@@ -96,6 +97,10 @@ class set_gradient_method:
 def ket_step(data: torch.Tensor, op: torch.Tensor, step: Step, gate: Gate, buffers) -> torch.Tensor:
     """Apply one fused step to flat kets ``(*batch, 2**n)``; ``gate`` is the step's
     wide controlled gate when ``step.apart`` (``op`` its target operator)."""
+    if buffers is not None and not step.apart and cpu_kernels.accepts(data, op, step.qubits, step.is_diagonal):
+        # in place on a ket of our own: the caller's is copied once, into a buffer
+        ket = data if buffers.owns(data) else buffers.target(data, data.shape, avoid=data).copy_(data)
+        return cpu_kernels.apply_in_place(ket, op, step.qubits, step.is_diagonal)
     core = 1 if step.is_diagonal else 2
     batch = broadcast(data.shape[:-1], op.shape[: op.ndim - core])
     out = buffers.target(data, batch + data.shape[-1:], avoid=data) if buffers is not None else None

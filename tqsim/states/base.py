@@ -631,7 +631,6 @@ class DenseState(Exportable):
             data.requires_grad
             or any(isinstance(p, torch.Tensor) and p.requires_grad for op in operations for p in op.params)
         )
-        max_qubits = fusion.block_size(data.is_cuda, track)
         runs = _gate_runs(operations)
         single = len(runs) == 1 and runs[0][1] is None
         if single:
@@ -643,16 +642,18 @@ class DenseState(Exportable):
             data = data.real.contiguous()
         if track and self._adjoint and single and uses_adjoint(self._evolved_size(runs[0][0])):
             gates = runs[0][0]
-            steps = fusion.schedule(gates, max_qubits)
+            steps = fusion.schedule(gates, fusion.block_size(data.is_cuda, track))
             operators = self._step_operators(steps, gates, real)
             data = evolve_adjoint(data, steps, operators, gates, _Buffers)
             return type(self)(data.to(self.dtype) if real else data, self.num_qubits)
-        buffers = None if track else _Buffers()
+        buffers = None if track else _Buffers(data if real else None)
         planned = not track and not data.is_cuda and data.shape[-1] >= block_plans.PLANNED_AMPLITUDES
+        kernel = None if track else self._kernel_model(data)
+        max_qubits = fusion.block_size(data.is_cuda, track, kernel is not None)
         # with no gradient, the threads other processes leave free: the bits stay the same (tqsim/_threads.py)
         with contextlib.nullcontext() if track else threads_left_free(data.device):
             for gates, channel in runs:
-                steps = fusion.schedule(gates, max_qubits, self.num_qubits if planned else None)
+                steps = fusion.schedule(gates, max_qubits, self.num_qubits if planned else None, kernel)
                 for step, op in zip(steps, self._step_operators(steps, gates, real)):
                     data = self._apply_step(data, op, step, gates[step.members[0]], buffers)
                 if channel is not None:
@@ -674,6 +675,11 @@ class DenseState(Exportable):
             if step.apart:
                 operators[i] = gates[step.members[0]].target_operator(self.dtype, self.device)
         return [op.real.contiguous() for op in operators] if real else operators
+
+    def _kernel_model(self, data: torch.Tensor) -> str | None:
+        """The cost model of the compiled kernel ("complex" or "real") when it applies this evolution's steps
+        (:mod:`tqsim.tensor.cpu_kernels`), else None (the PyTorch path's model)."""
+        return None
 
     def _stays_real(self, data: torch.Tensor, gates: list[Gate]) -> bool:
         """Whether ``gates`` may act on the real parts of ``data`` alone (:class:`StateVector` decides)."""
@@ -728,8 +734,9 @@ class _Buffers:
 
     __slots__ = ("pool",)
 
-    def __init__(self):
-        self.pool: list[torch.Tensor] = []
+    def __init__(self, own: torch.Tensor | None = None):
+        """``own``: a tensor the evolution made itself (not the caller's), usable as a buffer."""
+        self.pool: list[torch.Tensor] = [] if own is None else [own]
 
     def target(self, like: torch.Tensor, shape: torch.Size, avoid: torch.Tensor) -> torch.Tensor:
         for buf in self.pool:
@@ -738,3 +745,8 @@ class _Buffers:
         buf = torch.empty(shape, dtype=like.dtype, device=like.device)
         self.pool = [b for b in self.pool if b.shape == shape][:1] + [buf]
         return buf
+
+    def owns(self, tensor: torch.Tensor) -> bool:
+        """Whether ``tensor`` is one of the buffers (so it may be written in place)."""
+        return any(b.data_ptr() == tensor.data_ptr() and b.shape == tensor.shape and b.dtype == tensor.dtype
+                   for b in self.pool)

@@ -10,6 +10,7 @@ import torch
 from .. import _checks, fusion
 from .._threads import small_on_one_thread
 from ..gates import has_real_matrix
+from ..tensor import cpu_kernels
 from ..tensor.flat import flip_qubits, ket_reduced, num_qubits_of
 from . import small_kets
 from .adjoint import gradient_method, ket_step
@@ -212,6 +213,11 @@ class StateVector(DenseState):
 
     def _apply_step(self, data, op, step, gate, buffers):
         return ket_step(data, op, step, gate, buffers)
+
+    def _kernel_model(self, data):
+        if not cpu_kernels.serves(data):
+            return None
+        return "complex" if data.is_complex() else "real"
 
     def _stays_real(self, data, gates):
         """A ket whose imaginary parts are all zero stays real under gates with real matrices (RY and
