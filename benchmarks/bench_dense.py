@@ -35,10 +35,11 @@ a peer whose package is missing is skipped unless asked for by name.
 
 ``--bandwidth``: the CPU's side of memory speed instead of the peers. For each
 size, a copy of the ket into a buffer (what the memory system gives), then
-blocks of 1-5 qubits through ``tqsim.tensor.apply_matrix`` into a buffer, in
-the middle of the register and ending at its last qubit, and a diagonal on 2
-qubits; each block's result is checked against ``torch.einsum`` on the
-grouped view before it is timed. Effective bandwidth = bytes read + written
+blocks of 1-5 qubits in the middle of the register, ending at its last qubit,
+and spread over it, and a diagonal on 2 qubits, each through
+``tqsim.tensor.apply_matrix`` into a buffer (the PyTorch path) and through the
+compiled kernel in place (``tqsim.tensor.cpu_kernels``); each block's result
+is checked against ``torch.einsum`` on the grouped view before it is timed. Effective bandwidth = bytes read + written
 (2 x 2**n x the amplitude size) / time; the last column is the share of the
 copy's bandwidth.
 
@@ -295,32 +296,38 @@ def cpu_part(sizes, dtypes, rounds, calls, peers, busy, rotation="ry"):
 
 
 def cpu_bandwidth(sizes, dtypes, repeats: int) -> list[dict]:
-    """Effective bandwidth of single blocks through ``apply_matrix``, against a plain copy of the ket."""
-    from tqsim.tensor import apply_diagonal, apply_matrix
+    """Effective bandwidth of single blocks through ``apply_matrix`` (the PyTorch path) and through the
+    compiled kernel (in place), against a plain copy of the ket."""
+    from tqsim.tensor import apply_diagonal, apply_matrix, cpu_kernels
 
+    kernel = cpu_kernels.available()
     print(f"\nCPU, torch {torch.__version__} ({torch.get_num_threads()} threads): effective bandwidth = "
-          "2 * 2**n * amplitude bytes / time; median of " f"{repeats} calls")
-    print("| n | dtype | block | qubits | ms | GB/s | share of a copy's GB/s |")
-    print("|---|---|---|---|---|---|---|")
+          f"2 * 2**n * amplitude bytes / time; median of {repeats} calls; kernel: {cpu_kernels.status()}")
+    print("| n | dtype | block | qubits | PyTorch ms | kernel ms | PyTorch GB/s | kernel GB/s "
+          "| PyTorch share of a copy | kernel share of a copy |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     gen = torch.Generator().manual_seed(0)
     for n in sizes:
         for dtype in dtypes:
             amps = tq.StateVector.random(n, generator=gen, dtype=DTYPES[dtype]).amplitudes()
-            out = torch.empty_like(amps)
+            out, work = torch.empty_like(amps), amps.clone()
             nbytes = 2 * amps.numel() * amps.element_size()
             cases = [("copy", None, [])]
             for k in range(1, 6):
                 u = torch.linalg.qr(torch.randn(1 << k, 1 << k, dtype=DTYPES[dtype], generator=gen))[0]
                 middle = n // 2 - k // 2
                 cases += [(f"{k}-qubit", u, list(range(middle, middle + k))), (f"{k}-qubit", u, list(range(n - k, n)))]
+                if k > 1:  # targets between other qubits, the last among them
+                    cases.append((f"{k}-qubit", u, [round(j * (n - 1) / (k - 1)) for j in range(k)]))
             phases = torch.exp(1j * torch.rand(4, generator=gen, dtype=torch.float64)).to(DTYPES[dtype])
             cases.append(("2-qubit diagonal", phases, [n // 2, n // 2 + 1]))
             copy_rate = None
             for label, op, qubits in cases:
+                diagonal = op is not None and op.ndim == 1
                 if op is None:
                     run = lambda: out.copy_(amps)  # noqa: E731
-                elif op.ndim == 1:
+                elif diagonal:
                     expected = amps * torch.kron(torch.ones(1 << qubits[0], dtype=op.dtype),
                                                  torch.kron(op, torch.ones(1 << (n - 2 - qubits[0]), dtype=op.dtype)))
                     run = lambda op=op, qubits=qubits: apply_diagonal(amps, op, qubits, out=out)  # noqa: E731
@@ -328,15 +335,26 @@ def cpu_bandwidth(sizes, dtypes, repeats: int) -> list[dict]:
                     expected = einsum_gate(amps, op, qubits, n)
                     run = lambda op=op, qubits=qubits: apply_matrix(amps, op, qubits, out=out)  # noqa: E731
                 seconds, _ = median_time(run, repeats)
-                if op is not None and not torch.allclose(out, expected, atol=TOLERANCE[dtype] ** 0.5):
-                    raise SystemExit(f"{label} on {qubits} at n = {n} differs from torch.einsum")
-                rate = nbytes / seconds / 1e9
+                kernel_seconds = float("nan")
+                if op is not None:
+                    if not torch.allclose(out, expected, atol=TOLERANCE[dtype] ** 0.5):
+                        raise SystemExit(f"{label} on {qubits} at n = {n} differs from torch.einsum")
+                    if kernel:
+                        work.copy_(amps)
+                        cpu_kernels.apply_in_place(work, op, qubits, diagonal)
+                        if not torch.allclose(work, expected, atol=TOLERANCE[dtype] ** 0.5):
+                            raise SystemExit(f"the kernel's {label} on {qubits} at n = {n} differs from torch.einsum")
+                        kernel_seconds, _ = median_time(
+                            lambda op=op, qubits=qubits: cpu_kernels.apply_in_place(work, op, qubits, diagonal), repeats)
+                rate, kernel_rate = nbytes / seconds / 1e9, nbytes / kernel_seconds / 1e9
                 copy_rate = copy_rate or rate
-                span = f"{qubits[0]}-{qubits[-1]}" if qubits else "-"
-                print(f"| {n} | {dtype} | {label} | {span} | {seconds * 1e3:.3f} | {rate:.2f} | {rate / copy_rate:.2f} |",
+                span = ",".join(map(str, qubits)) if qubits else "-"
+                print(f"| {n} | {dtype} | {label} | {span} | {seconds * 1e3:.3f} | {kernel_seconds * 1e3:.3f} "
+                      f"| {rate:.2f} | {kernel_rate:.2f} | {rate / copy_rate:.2f} | {kernel_rate / copy_rate:.2f} |",
                       flush=True)
                 rows.append({"n": n, "dtype": dtype, "block": label, "qubits": qubits, "ms": seconds * 1e3,
-                             "gb_per_s": rate, "share_of_copy": rate / copy_rate})
+                             "kernel_ms": kernel_seconds * 1e3, "gb_per_s": rate, "kernel_gb_per_s": kernel_rate,
+                             "share_of_copy": rate / copy_rate, "kernel_share_of_copy": kernel_rate / copy_rate})
     return rows
 
 

@@ -57,7 +57,7 @@ _PASS_PER_AMPLITUDE_S = 0.45e-3 / (1 << 20)
 #: with the compiled kernel (tqsim.tensor.cpu_kernels) a block's time depends on its width alone: passes by
 #: width 1..5 (a 1-qubit gate is 1; diagonal blocks go through the kernel too), and seconds of one pass per
 #: amplitude, for complex kets (complex64) and real ones (float32), measured at 20-22 qubits (docs/benchmarks.md)
-_KERNEL_PASSES = {"complex": (1.0, 1.2, 1.8, 3.6, 7.3), "real": (1.0, 1.15, 1.4, 2.1, 4.5)}
+_KERNEL_PASSES = {"complex": (1.0, 1.1, 1.7, 2.7, 5.5), "real": (1.0, 1.2, 1.6, 2.4, 3.9)}
 _KERNEL_PASS_PER_AMPLITUDE_S = {"complex": 0.24e-3 / (1 << 20), "real": 0.1e-3 / (1 << 20)}
 
 

@@ -75,7 +75,8 @@ struct Kernel {
   static constexpr int LOW_COUNT = __builtin_popcount(LOW);
   static constexpr int DIM = GROUP << LOW_COUNT;            // the matrix's side
   static constexpr int EXCHANGES = 1 << LOW_COUNT;          // lane exchanges t: the subsets of LOW
-  static constexpr int ROWS = GROUP < 4 ? GROUP : 4;        // outputs accumulated together, sharing loads
+  static constexpr int ROWS = GROUP < 8 ? GROUP : 8;        // outputs accumulated together, sharing loads
+  static constexpr int PAIR = 2;                            // groups mixed together, sharing each coefficient
   // a coefficient: one number, or with low targets one per lane
   using C = std::conditional_t<LOW == 0, T, V>;
 
@@ -126,18 +127,25 @@ struct Kernel {
     }
   }
 
-  // rows i0 .. i0 + ROWS - 1 of the product, the part through exchange t
+  // rows i0 .. i0 + ROWS - 1 of the product for both groups of a pair, the part through exchange t
   template <int t>
-  static inline void accumulate(V (&acc)[ROWS], const Coefficients& c, const V (&xa)[EXCHANGES][GROUP],
-                                const V (&xs)[EXCHANGES][GROUP], int i0) {
+  static inline void accumulate(V (&acc)[PAIR][ROWS], const Coefficients& c, const V (&xa)[PAIR][EXCHANGES][GROUP],
+                                const V (&xs)[PAIR][EXCHANGES][GROUP], int i0) {
     if constexpr (used<t>()) {
       constexpr int x = packed_bits(t, LOW);
       for (int j = 0; j < GROUP; ++j) {
-        const V va = xa[x][j];
-        for (int r = 0; r < ROWS; ++r) acc[r] += c.re[x][i0 + r][j] * va;
-        if constexpr (Complex) {
-          const V vs = xs[x][j];
-          for (int r = 0; r < ROWS; ++r) acc[r] += c.im[x][i0 + r][j] * vs;
+        V va[PAIR], vs[PAIR];
+        for (int u = 0; u < PAIR; ++u) {
+          va[u] = xa[u][x][j];
+          if constexpr (Complex) vs[u] = xs[u][x][j];
+        }
+        for (int r = 0; r < ROWS; ++r) {
+          const C re = c.re[x][i0 + r][j];
+          for (int u = 0; u < PAIR; ++u) acc[u][r] += re * va[u];
+          if constexpr (Complex) {
+            const C im = c.im[x][i0 + r][j];
+            for (int u = 0; u < PAIR; ++u) acc[u][r] += im * vs[u];
+          }
         }
       }
     }
@@ -150,8 +158,9 @@ struct Kernel {
   }
 
   template <size_t... t>
-  static inline void accumulate_all(V (&acc)[ROWS], const Coefficients& c, const V (&xa)[EXCHANGES][GROUP],
-                                    const V (&xs)[EXCHANGES][GROUP], int i0, std::index_sequence<t...>) {
+  static inline void accumulate_all(V (&acc)[PAIR][ROWS], const Coefficients& c,
+                                    const V (&xa)[PAIR][EXCHANGES][GROUP], const V (&xs)[PAIR][EXCHANGES][GROUP],
+                                    int i0, std::index_sequence<t...>) {
     (accumulate<t>(acc, c, xa, xs, i0), ...);
   }
 
@@ -168,28 +177,34 @@ struct Kernel {
     }
     V sign;
     for (int e = 0; e < NUMBERS; ++e) sign[e] = (e & 1) ? T(1) : T(-1);
-    const int64_t groups = amplitudes >> (HIGH + L::lane_bits);
+    // groups come in pairs: for n >= 10 (cpu_kernels.MIN_AMPLITUDES) a block of at most 5 high targets
+    // leaves an even number of groups
+    const int64_t pairs = (amplitudes >> (HIGH + L::lane_bits)) / PAIR;
     // each task gets at least 2**14 amplitudes: thread start-up costs more than smaller slices
-    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) >> (HIGH + L::lane_bits));
-    at::parallel_for(0, groups, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t g = begin; g < end; ++g) {
-        int64_t first = g;  // the group's first vector: zero bits inserted at the high targets
-        for (int b = 0; b < HIGH; ++b) {
-          const int q = high[b] - L::lane_bits;
-          first = ((first >> q) << (q + 1)) | (first & ((int64_t(1) << q) - 1));
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) >> (HIGH + L::lane_bits + 1));
+    at::parallel_for(0, pairs, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        T* base[PAIR];
+        V xa[PAIR][EXCHANGES][GROUP], xs[PAIR][EXCHANGES][GROUP];  // xs: complex kets only
+        for (int u = 0; u < PAIR; ++u) {
+          int64_t first = p * PAIR + u;  // the group's first vector: zero bits inserted at the high targets
+          for (int b = 0; b < HIGH; ++b) {
+            const int q = high[b] - L::lane_bits;
+            first = ((first >> q) << (q + 1)) | (first & ((int64_t(1) << q) - 1));
+          }
+          base[u] = ket + first * NUMBERS;
+          V a[GROUP], s[GROUP];
+          for (int j = 0; j < GROUP; ++j) {
+            a[j] = *reinterpret_cast<const U*>(base[u] + offset[j]);
+            if constexpr (Complex) s[j] = swapped_pairs(a[j], std::make_index_sequence<NUMBERS>{}) * sign;
+          }
+          exchange_all(xa[u], xs[u], a, s, std::make_index_sequence<W>{});
         }
-        T* base = ket + first * NUMBERS;
-        V a[GROUP], s[GROUP];
-        for (int j = 0; j < GROUP; ++j) {
-          a[j] = *reinterpret_cast<const U*>(base + offset[j]);
-          if constexpr (Complex) s[j] = swapped_pairs(a[j], std::make_index_sequence<NUMBERS>{}) * sign;
-        }
-        V xa[EXCHANGES][GROUP], xs[EXCHANGES][GROUP];  // xs: complex kets only
-        exchange_all(xa, xs, a, s, std::make_index_sequence<W>{});
         for (int i0 = 0; i0 < GROUP; i0 += ROWS) {
-          V acc[ROWS] = {};
+          V acc[PAIR][ROWS] = {};
           accumulate_all(acc, c, xa, xs, i0, std::make_index_sequence<W>{});
-          for (int r = 0; r < ROWS; ++r) *reinterpret_cast<U*>(base + offset[i0 + r]) = acc[r];
+          for (int u = 0; u < PAIR; ++u)
+            for (int r = 0; r < ROWS; ++r) *reinterpret_cast<U*>(base[u] + offset[i0 + r]) = acc[u][r];
         }
       }
     });

@@ -126,7 +126,7 @@ def serves(ket: torch.Tensor) -> bool:
     on the first call)."""
     if ket.device.type != "cpu" or ket.dtype not in _KINDS or ket.shape[-1] < MIN_AMPLITUDES:
         return False
-    return ket.is_contiguous() and not ket.is_conj() and _module() is not None
+    return ket.is_contiguous() and not (ket.is_conj() or ket.is_neg()) and _module() is not None
 
 
 def accepts(ket: torch.Tensor, operator: torch.Tensor, qubits: Sequence[int], diagonal: bool = False) -> bool:
@@ -152,7 +152,7 @@ def apply_in_place(ket: torch.Tensor, operator: torch.Tensor, qubits: Sequence[i
         from .flat import _reorder_operator
 
         matrix = _reorder_operator(matrix, order, 2)
-    matrix = matrix.resolve_conj().contiguous()
+    matrix = matrix.resolve_conj().resolve_neg().contiguous()
     # ascending qubits are descending bit positions: matrix index bit b is the b-th lowest position
     positions = sorted(n - 1 - q for q in qubits)
     lane_bits = _LANE_BITS[ket.dtype]
