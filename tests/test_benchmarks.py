@@ -86,25 +86,33 @@ def test_study_batch_agreement_small_prints_both_comparisons_per_family():
 
 
 def test_bench_dense_bandwidth_checks_every_block_and_derives_bandwidth_from_the_time():
-    """--bandwidth checks each block against torch.einsum before timing it (the script exits non-zero
-    otherwise); every row's GB/s is the bytes read and written over its time, and its share is that
-    GB/s over the copy's."""
+    """--bandwidth checks each block, through the PyTorch path and the compiled kernel, against
+    torch.einsum before timing it (the script exits non-zero otherwise); every row's GB/s is the bytes
+    read and written over its time, and its share is that GB/s over the copy's."""
     out = run(str(BENCHMARKS / "bench_dense.py"), "--bandwidth", "--sizes", "10", "--dtypes", "complex64",
               "complex128")
-    rows = re.findall(r"^\| 10 \| (complex64|complex128) \| ([^|]+) \| ([^|]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$",
-                      out, re.M)
-    assert len(rows) == 2 * 12, out  # a copy, 1-5-qubit blocks at two places, a diagonal; two dtypes
+    assert "kernel: compiled" in out, out
+    number = r"([\d.]+|nan)"
+    rows = re.findall(r"^\| 10 \| (complex64|complex128) \| ([^|]+) \| ([^|]+) \| " + r" \| ".join([number] * 6)
+                      + r" \|$", out, re.M)
+    # a copy; 1-qubit blocks at two places, 2-5-qubit ones at three (the last spread over the register);
+    # a diagonal; two dtypes
+    assert len(rows) == 2 * 16, out
     for dtype in ("complex64", "complex128"):
         mine = [r for r in rows if r[0] == dtype]
-        assert [r[1] for r in mine] == ["copy"] + [f"{k}-qubit" for k in range(1, 6) for _ in range(2)] + \
-            ["2-qubit diagonal"], mine
+        assert [r[1] for r in mine] == ["copy", "1-qubit", "1-qubit"] + \
+            [f"{k}-qubit" for k in range(2, 6) for _ in range(3)] + ["2-qubit diagonal"], mine
+        assert mine[5][2] == "0,9" and mine[-2][2] == "0,2,4,7,9", mine  # spread targets
         nbytes = 2 * 2**10 * (8 if dtype == "complex64" else 16)
-        copy_rate = float(mine[0][4])
-        for _, block, qubits, ms, rate, share in mine:
-            # the table rounds ms to 3 decimals and GB/s to 2: compare within the bounds that rounding leaves
-            low, high = nbytes / ((float(ms) + 5e-4) * 1e-3) / 1e9, nbytes / max(float(ms) - 5e-4, 1e-6) / 1e-3 / 1e9
-            assert low - 0.005 <= float(rate) <= high + 0.005, (block, ms, rate)
-            assert abs(float(share) - float(rate) / copy_rate) <= 0.01 + 0.02 * float(share), (block, share)
+        copy_rate = float(mine[0][5])
+        assert mine[0][4] == "nan"  # the copy has no kernel time
+        for _, block, qubits, ms, kernel_ms, rate, kernel_rate, share, kernel_share in mine:
+            timings = [(ms, rate, share)] + ([(kernel_ms, kernel_rate, kernel_share)] if block != "copy" else [])
+            for t, r, sh in timings:
+                # the table rounds ms to 3 decimals and GB/s to 2: compare within the bounds that rounding leaves
+                low, high = nbytes / ((float(t) + 5e-4) * 1e-3) / 1e9, nbytes / max(float(t) - 5e-4, 1e-6) / 1e-3 / 1e9
+                assert low - 0.005 <= float(r) <= high + 0.005, (block, t, r)
+                assert abs(float(sh) - float(r) / copy_rate) <= 0.01 + 0.02 * float(sh), (block, sh)
 
 
 @pytest.mark.parametrize("rotation", ["ry", "rx"])
