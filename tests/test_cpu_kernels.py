@@ -103,14 +103,15 @@ def test_bits_do_not_depend_on_the_thread_count(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
-def test_circuits_through_the_kernel_match_qutip_gates(dtype, monkeypatch):
-    """Random circuits of 1-3-qubit gates (QuTiP's matrices as the oracle) on 13 qubits, where the
-    evolution takes the kernel; the caller's state is left as it was."""
+@pytest.mark.parametrize("n", [10, 11, 13])
+def test_circuits_through_the_kernel_match_qutip_gates(dtype, n, monkeypatch):
+    """Random circuits of 1-3-qubit gates (QuTiP's matrices as the oracle) where the evolution takes the
+    kernel: the NumPy path of small kets (factors one by one at 10 qubits, composed blocks at 11) and the
+    fused evolution (13); the caller's state is left as it was."""
     calls = []
     original = cpu_kernels.apply_in_place
     monkeypatch.setattr(cpu_kernels, "apply_in_place", lambda *a, **k: calls.append(1) or original(*a, **k))
-    rng = np.random.default_rng(5)
-    n = 13
+    rng = np.random.default_rng(n)
     for _ in range(3):
         circuit, oracle = random_circuit(n, 60, rng)
         psi0 = random_state(n, rng)

@@ -27,11 +27,12 @@ import torch
 from . import block_plans
 from ._threads import numpy_on_one_thread
 from .gates import Gate, numpy_operator, stacked_gate, stacking_key
+from .tensor import cpu_kernels
 from .tensor.flat import apply_diagonal, apply_matrix
 
 __all__ = ["Block", "FACTORS_ON_KET_AMPLITUDES", "Factor", "GateTables", "SMALL_KET_AMPLITUDES", "Step",
            "applies_apart", "block_size", "build_operator", "evolve_small_ket", "gate_operators", "gate_tables",
-           "plan", "schedule", "step_operators"]
+           "plan", "schedule", "small_ket_block_size", "step_operators"]
 
 
 @dataclass
@@ -577,16 +578,37 @@ def evolve_small_ket(amplitudes: np.ndarray, gates: Sequence[Gate]) -> np.ndarra
     """
     n = amplitudes.size.bit_length() - 1
     compose = amplitudes.size > FACTORS_ON_KET_AMPLITUDES
-    steps = schedule(gates, block_size(False, False))
-    psi = amplitudes
+    kernel = _small_ket_kernel(amplitudes.size)
+    steps = schedule(gates, small_ket_block_size(amplitudes.size))
+    psi = amplitudes.copy() if kernel else amplitudes  # the kernel works in place
+    times_on = _kernel_times_on if kernel else _times_on
     for step, piece in zip(steps, _constant_steps(steps, gates)):
         if isinstance(piece, np.ndarray):  # a diagonal block
-            psi = _times_on(psi, piece, step.qubits, n)
+            psi = times_on(psi, piece, step.qubits, n)
         elif compose and len(piece) > 1:
-            psi = _times_on(psi, _compose_numpy(len(step.qubits), piece), step.qubits, n)
+            psi = times_on(psi, _compose_numpy(len(step.qubits), piece), step.qubits, n)
         else:
             for op, targets in piece:
-                psi = _times_on(psi, op, tuple(step.qubits[t] for t in targets), n)
+                psi = times_on(psi, op, tuple(step.qubits[t] for t in targets), n)
+    return psi
+
+
+def _small_ket_kernel(amplitudes: int) -> bool:
+    """Whether :func:`evolve_small_ket` applies its blocks through the compiled kernel
+    (:mod:`tqsim.tensor.cpu_kernels`): from 2**10 amplitudes, where it is built. At 11-12 qubits it took
+    the cost of a gate from 5.5-7.5 to 4.8-5.7 us (benchmarks/bench_gates.py, docs/benchmarks.md)."""
+    return amplitudes >= cpu_kernels.MIN_AMPLITUDES and cpu_kernels.available()
+
+
+def small_ket_block_size(amplitudes: int) -> int:
+    """The widest block of :func:`evolve_small_ket` for a ket of ``amplitudes``: callers check which gates
+    apply apart (:func:`applies_apart`) against it."""
+    return block_size(False, False, _small_ket_kernel(amplitudes))
+
+
+def _kernel_times_on(psi: np.ndarray, op: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:
+    """:func:`_times_on` through the compiled kernel, in place on ``psi`` (a ket of the evolution's own)."""
+    cpu_kernels.apply_in_place(torch.from_numpy(psi), torch.from_numpy(op), qubits, op.ndim == 1)
     return psi
 
 

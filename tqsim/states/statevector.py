@@ -245,7 +245,8 @@ class StateVector(DenseState):
         :func:`tqsim.fusion.evolve_small_ket` in NumPy, complex128, cast back once."""
         data = self._data
         if (data.device.type != "cpu" or data.ndim != 1 or data.numel() > fusion.SMALL_KET_AMPLITUDES
-                or any(g.is_controlled and fusion.applies_apart(g, fusion.block_size(False, False)) for g in gates)
+                or any(g.is_controlled and fusion.applies_apart(g, fusion.small_ket_block_size(data.numel()))
+                       for g in gates)
                 or any(isinstance(p, torch.Tensor) for g in gates for p in g.params)):
             return None
         psi = fusion.evolve_small_ket(data.detach().to(torch.complex128).resolve_conj().numpy(), gates)

@@ -20,6 +20,7 @@ fails once and tqsim keeps its PyTorch path: same results to rounding, slower.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pathlib
@@ -146,17 +147,23 @@ def apply_in_place(ket: torch.Tensor, operator: torch.Tensor, qubits: Sequence[i
     and return it. ``operator`` is a matrix, or its diagonal when ``diagonal``: a diagonal of a few qubits
     costs as much as a matrix in the kernel, one pass. Only after :func:`accepts` said yes."""
     matrix = torch.diag_embed(operator) if diagonal else operator
-    n = ket.shape[-1].bit_length() - 1
-    order = sorted(range(len(qubits)), key=qubits.__getitem__)
-    if order != list(range(len(qubits))):
+    order, high, low = _layout(ket.shape[-1].bit_length() - 1, tuple(qubits), _LANE_BITS[ket.dtype])
+    if order is not None:
         from .flat import _reorder_operator
 
         matrix = _reorder_operator(matrix, order, 2)
-    matrix = matrix.resolve_conj().resolve_neg().contiguous()
-    # ascending qubits are descending bit positions: matrix index bit b is the b-th lowest position
-    positions = sorted(n - 1 - q for q in qubits)
-    lane_bits = _LANE_BITS[ket.dtype]
-    low = sum(1 << p for p in positions if p < lane_bits)
-    high = [p for p in positions if p >= lane_bits]
+    if matrix.is_conj() or matrix.is_neg() or not matrix.is_contiguous():
+        matrix = matrix.resolve_conj().resolve_neg().contiguous()
     _module().apply(ket.data_ptr(), ket.numel(), matrix.data_ptr(), high, low, _KINDS[ket.dtype])
     return ket
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout(n: int, qubits: tuple[int, ...], lane_bits: int) -> tuple[list[int] | None, list[int], int]:
+    """For targets ``qubits`` of an ``n``-qubit ket: the order that sorts them (None when sorted), the bit
+    positions of the targets above a vector's lanes (ascending), and the mask of those inside them.
+    Ascending qubits are descending bit positions, so matrix index bit b is the b-th lowest position."""
+    order = sorted(range(len(qubits)), key=qubits.__getitem__)
+    positions = sorted(n - 1 - q for q in qubits)
+    low = sum(1 << p for p in positions if p < lane_bits)
+    return (None if order == list(range(len(qubits))) else order), [p for p in positions if p >= lane_bits], low
