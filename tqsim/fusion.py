@@ -574,7 +574,8 @@ def evolve_small_ket(amplitudes: np.ndarray, gates: Sequence[Gate]) -> np.ndarra
     The 1-qubit gates of each block of :func:`schedule` are folded into the multi-qubit gates
     beside them (one NumPy batch per pattern); the factors then act on the ket one by one, or
     composed into their block's matrix on kets above :data:`FACTORS_ON_KET_AMPLITUDES`.
-    Diagonal blocks multiply the ket once.
+    Diagonal blocks multiply the ket once. From 2**10 amplitudes, where the compiled kernel is
+    built, blocks and factors act through it, in place on a copy of ``amplitudes``.
     """
     n = amplitudes.size.bit_length() - 1
     compose = amplitudes.size > FACTORS_ON_KET_AMPLITUDES

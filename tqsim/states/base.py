@@ -725,7 +725,8 @@ def _gate_runs(operations: list) -> list[tuple[list[Gate], Channel | None]]:
 
 
 class _Buffers:
-    """Two scratch tensors to ping-pong between when no gradient is tracked.
+    """Two scratch tensors to ping-pong between when no gradient is tracked (or one that the compiled
+    kernel updates in place, :func:`tqsim.states.adjoint.ket_step`).
 
     Freshly allocated large tensors cost page faults on every gate; reusing
     two buffers keeps the work to the arithmetic. The caller's input is never
