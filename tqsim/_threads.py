@@ -208,15 +208,30 @@ def thread_independent_products() -> bool:
 #: How long a reading of the load serves (s): evolutions of large kets take milliseconds each, and
 #: reading costs about 0.1 ms
 _LOAD_READ_EVERY = 0.1
+#: How long after a reading that sees other processes running it is confirmed (s)
+_CONFIRM_AFTER = 0.002
 _load_reading = [-1.0, 0]  # [monotonic time, others' runnable threads]
 
 
 def _others_running() -> int:
     """Runnable threads of other processes, now: the kernel's count (``/proc/loadavg``) less this
-    process's own (its idle OpenMP threads may still be spinning). 0 where Linux's /proc is absent."""
+    process's own (its idle OpenMP threads may still be spinning). 0 where Linux's /proc is absent.
+
+    A count above 0 is read again :data:`_CONFIRM_AFTER` later, and the lower of the two is kept: another
+    process's OpenMP threads spin for a moment after each parallel region, and a reading taken then would
+    put a whole evolution on one thread beside a machine that is in fact idle."""
     now = time.monotonic()
     if now - _load_reading[0] < _LOAD_READ_EVERY:
         return _load_reading[1]
+    others = _read_others()
+    if others:
+        time.sleep(_CONFIRM_AFTER)
+        others = min(others, _read_others())
+    _load_reading[:] = [time.monotonic(), others]
+    return others
+
+
+def _read_others() -> int:
     try:
         with open("/proc/loadavg") as loadavg:
             running = int(loadavg.read().split()[3].split("/")[0])
@@ -229,9 +244,8 @@ def _others_running() -> int:
                 continue
             own += text[text.rindex(")") + 2] == "R"
     except (OSError, ValueError, IndexError):
-        running, own = 0, 0
-    _load_reading[:] = [now, max(0, running - own)]
-    return _load_reading[1]
+        return 0
+    return max(0, running - own)
 
 
 def _cpus() -> int:
