@@ -5,9 +5,9 @@ grouped view: targets between other qubits need a batched product or a copy
 to another layout, and every product writes a second ket. The kernel in
 ``cpu_kernel.cpp`` mixes each group of amplitudes in registers and writes it
 back in place, wherever the targets lie; its bits do not depend on the thread
-count (each amplitude is one thread's fixed sum). At 20 qubits, complex64, it
+count (each amplitude is one thread's fixed sum). At 22 qubits, complex64, it
 applies a 1-qubit gate in about a third of the time of the PyTorch path, and a
-block on scattered qubits 5-20x faster (docs/benchmarks.md).
+block on targets spread over the register 6-29x faster (docs/benchmarks.md).
 
 It is a PyTorch C++ extension, compiled on first use with this machine's C++
 compiler and ninja (``pip install "tqsim[kernel]"`` brings ninja) into
