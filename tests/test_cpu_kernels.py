@@ -211,3 +211,20 @@ def test_turned_off_by_the_environment():
     lines = out.splitlines()
     assert lines[0] == "False PyTorch path (turned off by TQSIM_CPU_KERNEL=0)"
     assert abs(float(lines[1]) - 2**-0.5) < 1e-7
+
+
+def test_the_kernel_source_ships_in_the_package():
+    """A wheel carries non-Python files only where pyproject.toml names them: without the entry an
+    installed tqsim would have no source to compile and would fall back with a warning."""
+    import pathlib
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the test extra's tomli
+        import tomli as tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    shipped = config["tool"]["setuptools"]["package-data"]["tqsim.tensor"]
+    assert cpu_kernels._SOURCE.name in shipped
+    assert (root / "tqsim" / "tensor" / cpu_kernels._SOURCE.name).is_file()
