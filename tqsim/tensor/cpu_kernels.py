@@ -33,6 +33,8 @@ from typing import Sequence
 
 import torch
 
+from .flat import _reorder_operator
+
 __all__ = ["MAX_QUBITS", "accepts", "apply_in_place", "available", "build", "serves", "status"]
 
 #: blocks up to this many qubits (the C++ side instantiates these)
@@ -84,7 +86,7 @@ def build(verbose: bool = False):
     if shutil.which("ninja") is None:  # the ninja of tqsim[kernel], in an environment that is not activated
         os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if not any(directory.glob("tqsim_cpu_kernel*.so")):
-        print(f"tqsim: compiling its CPU kernel into {directory} (once per machine, about 30 s)",
+        print(f"tqsim: compiling its CPU kernel into {directory} (once per machine, under a minute)",
               file=sys.stderr, flush=True)
     return cpp_extension.load("tqsim_cpu_kernel", [str(_SOURCE)], extra_cflags=_FLAGS, extra_ldflags=["-fopenmp"],
                               build_directory=str(directory), verbose=verbose)
@@ -149,8 +151,6 @@ def apply_in_place(ket: torch.Tensor, operator: torch.Tensor, qubits: Sequence[i
     matrix = torch.diag_embed(operator) if diagonal else operator
     order, high, low = _layout(ket.shape[-1].bit_length() - 1, tuple(qubits), _LANE_BITS[ket.dtype])
     if order is not None:
-        from .flat import _reorder_operator
-
         matrix = _reorder_operator(matrix, order, 2)
     if matrix.is_conj() or matrix.is_neg() or not matrix.is_contiguous():
         matrix = matrix.resolve_conj().resolve_neg().contiguous()
