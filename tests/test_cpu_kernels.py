@@ -19,8 +19,8 @@ import torch
 import tqsim as tq
 from tqsim.tensor import cpu_kernels
 
-from circuits import random_circuit
-from oracles import random_state, random_unitary
+from circuits import ARITY, random_circuit
+from oracles import qutip_gate, random_state, random_unitary
 
 TOLERANCE = {torch.complex64: 2e-6, torch.complex128: 1e-12, torch.float32: 2e-6, torch.float64: 1e-12}
 NUMPY = {torch.complex64: np.complex64, torch.complex128: np.complex128, torch.float32: np.float32,
@@ -102,18 +102,28 @@ def test_bits_do_not_depend_on_the_thread_count(dtype):
     assert torch.equal(results[0], results[1])
 
 
+def counting_kernel_calls(monkeypatch) -> list[str]:
+    """Which entry point of the kernel each call took: "tensor" (the fused evolution of large kets) or
+    "numpy" (the small-ket path of constant circuits)."""
+    calls: list[str] = []
+    for name, label in (("apply_in_place", "tensor"), ("apply_numpy_in_place", "numpy")):
+        original = getattr(cpu_kernels, name)
+        monkeypatch.setattr(cpu_kernels, name,
+                            lambda *a, _f=original, _l=label, **k: calls.append(_l) or _f(*a, **k))
+    return calls
+
+
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
-@pytest.mark.parametrize("n", [10, 11, 13])
-def test_circuits_through_the_kernel_match_qutip_gates(dtype, n, monkeypatch):
+@pytest.mark.parametrize("n, path", [(10, "numpy"), (11, "numpy"), (12, "numpy"), (13, "tensor")])
+def test_circuits_through_the_kernel_match_qutip_gates(dtype, n, path, monkeypatch):
     """Random circuits of 1-3-qubit gates (QuTiP's matrices as the oracle) where the evolution takes the
-    kernel: the NumPy path of small kets (factors one by one at 10 qubits, composed blocks at 11) and the
-    fused evolution (13); the caller's state is left as it was."""
-    calls = []
-    original = cpu_kernels.apply_in_place
-    monkeypatch.setattr(cpu_kernels, "apply_in_place", lambda *a, **k: calls.append(1) or original(*a, **k))
+    kernel: the NumPy path of small kets (10-12 qubits) and the fused evolution (13); the caller's state
+    is left as it was."""
+    calls = counting_kernel_calls(monkeypatch)
     rng = np.random.default_rng(n)
+    constant = [name for name in ARITY if name != "unitary"]  # a unitary's matrix is a tensor parameter
     for _ in range(3):
-        circuit, oracle = random_circuit(n, 60, rng)
+        circuit, oracle = random_circuit(n, 60, rng, names=constant)
         psi0 = random_state(n, rng)
         start = tq.StateVector(torch.tensor(psi0.astype(NUMPY[dtype])), n)
         before = start.amplitudes().clone()
@@ -123,7 +133,71 @@ def test_circuits_through_the_kernel_match_qutip_gates(dtype, n, monkeypatch):
             expected = numpy_apply(expected, matrix, qubits, n)
         np.testing.assert_allclose(result, expected, atol=50 * TOLERANCE[dtype])
         assert torch.equal(start.amplitudes(), before)
-    assert calls
+    assert set(calls) == {path}
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+@pytest.mark.parametrize("n", [11, 12])
+def test_layered_constant_circuit_composes_alike_blocks_in_batches(n, kernel, monkeypatch):
+    """A layered circuit (u3 on every qubit, then a CX or CZ brickwork) read as constants: its blocks
+    repeat layer after layer and are composed many to a NumPy call. Against QuTiP's matrices, with the
+    blocks applied by the kernel and by NumPy."""
+    if not kernel:
+        monkeypatch.setattr(tq.fusion, "_small_ket_kernel", lambda amplitudes: False)
+    calls = counting_kernel_calls(monkeypatch)
+    rng = np.random.default_rng(100 + n)
+    circuit, oracle = tq.Circuit(n), []
+    for layer in range(12):
+        for q in range(n):
+            angles = tuple(float(a) for a in rng.uniform(-np.pi, np.pi, size=3))
+            circuit.u3(*angles, q)
+            oracle.append((qutip_gate("u3", angles), [q]))
+        name = ("cx", "cz")[layer % 2]
+        for q in range(layer % 2, n - 1, 2):
+            getattr(circuit, name)(q, q + 1)
+            oracle.append((qutip_gate(name, ()), [q, q + 1]))
+    psi0 = random_state(n, rng)
+    result = circuit.run(tq.StateVector(torch.tensor(psi0), n)).amplitudes().numpy()
+    expected = psi0
+    for matrix, qubits in oracle:
+        expected = numpy_apply(expected, matrix, qubits, n)
+    np.testing.assert_allclose(result, expected, atol=1e-12)
+    assert set(calls) == ({"numpy"} if kernel else set())
+
+
+@pytest.mark.parametrize("dtype", list(TOLERANCE))
+def test_numpy_entry_point_takes_many_blocks_in_any_order(dtype):
+    """apply_numpy_in_place: blocks of every width on unsorted targets, in sequence, against NumPy."""
+    rng = np.random.default_rng(20 + list(TOLERANCE).index(dtype))
+    n = 12
+    psi = random_state(n, rng) if dtype.is_complex else rng.normal(size=2**n)
+    blocks = []
+    for k in (1, 2, 3, 4, 5, 2):
+        qubits = tuple(int(q) for q in rng.choice(n, size=k, replace=False))
+        blocks.append((random_matrix(k, dtype, rng).astype(NUMPY[dtype]), qubits))
+    ket = psi.astype(NUMPY[dtype])
+    assert cpu_kernels.apply_numpy_in_place(ket, blocks) is ket
+    expected = psi
+    for matrix, qubits in blocks:
+        expected = numpy_apply(expected, matrix, qubits, n)
+    np.testing.assert_allclose(ket, expected, atol=TOLERANCE[dtype] * 10)
+
+
+def test_numpy_entry_point_names_what_it_refuses():
+    ket = np.zeros(2**11, dtype=np.complex128)
+    with pytest.raises(ValueError, match=r"at least 1024 amplitudes.*shape \(512,\)"):
+        cpu_kernels.apply_numpy_in_place(ket[:512], [])
+    with pytest.raises(ValueError, match=r"got int64"):
+        cpu_kernels.apply_numpy_in_place(np.zeros(2**11, dtype=np.int64), [])
+    with pytest.raises(ValueError, match=r"got complex128, shape \(2048,\)"):
+        cpu_kernels.apply_numpy_in_place(np.zeros(2**12, dtype=complex)[::2], [])
+    with pytest.raises(ValueError, match=r"qubits \(0, 1\) must be a complex128 matrix of shape \(4, 4\).*"
+                                         r"got complex64, shape \(4, 4\)"):
+        cpu_kernels.apply_numpy_in_place(ket, [(np.eye(4, dtype=np.complex64), (0, 1))])
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        cpu_kernels.apply_numpy_in_place(ket, [(np.eye(4, dtype=complex), (3,))])
+    with pytest.raises(ValueError, match=r"at most 5 qubits"):
+        cpu_kernels.apply_numpy_in_place(ket, [(np.eye(64, dtype=complex), tuple(range(6)))])
 
 
 def test_real_circuit_through_the_kernel():

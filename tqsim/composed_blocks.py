@@ -30,7 +30,7 @@ import torch
 
 from . import fusion
 from ._threads import numpy_on_one_thread
-from .fusion import Step, _target_index, gate_tables
+from .fusion import Step, _target_index, _times_on_stack, gate_tables
 from .gates import Gate
 
 __all__ = ["Composition", "applies", "groups", "step_operators"]
@@ -252,7 +252,7 @@ def _run_matrix(group: _Group, item: _Item, columns) -> np.ndarray:
     if matrix is None:
         matrix = np.eye(1 << group.m, dtype=complex)[None]
         for p in item.positions:
-            matrix = _times(matrix, columns[p][0], group.local[p], group.m, group.kinds[p][0])
+            matrix = _times_on_stack(matrix, columns[p][0], group.local[p], group.m, group.kinds[p][0])
         if len(_RUNS) >= 256:
             _RUNS.clear()
         _RUNS[key] = matrix
@@ -269,7 +269,7 @@ def _composed(group: _Group, columns):
             if len(item.positions) > 1:
                 blocks = np.matmul(_run_matrix(group, item, columns), blocks)
             else:
-                blocks = _times(blocks, columns[item.positions[0]][0], item.local, group.m, item.diagonal)
+                blocks = _times_on_stack(blocks, columns[item.positions[0]][0], item.local, group.m, item.diagonal)
         tracked = [item for item in stage if len(item.positions) == 1 and _tracked(columns[item.positions[0]][1])]
         if tracked:
             stages.append((tracked, blocks))
@@ -340,21 +340,3 @@ def _diagonal_gradients(gram, columns, group: _Group, wanted, found) -> None:
         k = 1 << len(local)
         gradient = np.stack([np.bincount(index, w.real, k) + 1j * np.bincount(index, w.imag, k) for w in weights])
         _deposit(found, rows, gradient)
-
-
-def _times(blocks: np.ndarray, ops: np.ndarray, local: tuple[int, ...], m: int, diagonal: bool) -> np.ndarray:
-    """``ops`` (``(B, d, d)`` matrices or ``(B, d)`` diagonals, B possibly 1) acting on the rows of
-    ``blocks`` ``(B or 1, 2**m, c)`` at the positions ``local``."""
-    k = len(local)
-    batch = max(blocks.shape[0], ops.shape[0])
-    if local == tuple(range(local[0], local[0] + k)):  # adjacent, in order
-        view = blocks.reshape(blocks.shape[0], 1 << local[0], 1 << k, -1)
-        product = ops[:, None, :, None] * view if diagonal else np.matmul(ops[:, None], view)
-        return product.reshape(batch, *blocks.shape[1:])
-    axes = [1 + q for q in local]
-    tensor = np.moveaxis(blocks.reshape(blocks.shape[0], *(2,) * m, -1), axes, range(1, k + 1))
-    moved_shape = tensor.shape[1:]
-    rows = tensor.reshape(tensor.shape[0], 1 << k, -1)
-    product = ops[:, :, None] * rows if diagonal else np.matmul(ops, rows)
-    product = np.moveaxis(product.reshape(batch, *moved_shape), range(1, k + 1), axes)
-    return product.reshape(batch, *blocks.shape[1:])

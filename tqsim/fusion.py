@@ -381,44 +381,43 @@ def _constant_operators(steps: Sequence[Step], gates: Sequence[Gate], dtype: tor
 
     A NumPy operation on a 32 x 32 matrix costs a few microseconds, a PyTorch
     one five to fifteen; a circuit of a hundred thousand gates spends its time
-    here. Each block composes its few folded factors (:func:`_constant_steps`)
-    in complex128, cast once.
+    here. The blocks are composed from their few folded factors, one batch per
+    block structure (:func:`_constant_steps`), in complex128, cast once.
     """
-    result: list[torch.Tensor | None] = []
-    for step, piece in zip(steps, _constant_steps(steps, gates)):
-        if piece is None:
-            result.append(None)
-            continue
-        m = len(step.qubits)
-        own = isinstance(piece, np.ndarray) or (len(piece) == 1 and piece[0][1] == tuple(range(m)))
-        block = (piece if isinstance(piece, np.ndarray) else piece[0][0]) if own else _compose_numpy(m, piece)
-        result.append(torch.from_numpy(block).to(dtype=dtype, device=device))
-    return result
+    return [None if piece is None else torch.from_numpy(piece).to(dtype=dtype, device=device)
+            for piece in _constant_steps(steps, gates, compose=True)]
 
 
-def _constant_steps(steps: Sequence[Step], gates: Sequence[Gate]) -> list:
-    """For each step of constant ``gates``: None (applied apart), the diagonal of a diagonal block, or
-    the block's factors ``[(matrix, local targets), ...]`` in the order they act.
+def _constant_steps(steps: Sequence[Step], gates: Sequence[Gate], compose: bool = False) -> list:
+    """For each step of constant ``gates``: None (applied apart), the diagonal of a diagonal block (1-D),
+    and the block's factors ``[(matrix, local targets), ...]`` in the order they act or, with ``compose``,
+    the block's matrix (2-D).
 
-    The gates' matrices are built one batch per kind of gate (:class:`_GateMatrices`) and each
-    block's 1-qubit gates are folded into its multi-qubit gates one batch per pattern
-    (:func:`_fold_patterns`).
+    The gates' matrices are built one batch per kind of gate (:class:`_GateMatrices`), each block's
+    1-qubit gates are folded into its multi-qubit gates one batch per pattern, and blocks of one
+    structure (every layer of a layered circuit) are composed as one batch (:func:`_fold_patterns`):
+    a circuit of 10**5 gates costs a few dozen NumPy calls here, not one per factor.
     """
     matrices = _GateMatrices(gates, [j for step in steps if not step.apart for j in step.members])
-    patterns, where = _fold_patterns(steps)
-    folded = [_folded(pattern, matrices) for pattern in patterns]
-    pieces: list = []
-    for step in steps:
-        if step.apart:
-            pieces.append(None)
-        elif step.is_diagonal:
+    folding = _fold_patterns(tuple(steps))
+    folded = [_folded(pattern, matrices) for pattern in folding.patterns]
+    pieces: list = [None] * len(steps)
+    for s, step in enumerate(steps):
+        if step.is_diagonal and not step.apart:
             m = len(step.qubits)
             diagonal = np.ones(1 << m, dtype=complex)
             for j, local in zip(step.members, step.local):
                 diagonal = diagonal * matrices[j].diagonal()[_target_index(m, local)]
-            pieces.append(diagonal)
-        else:
-            pieces.append([(folded[p][i], f.targets) for f, (p, i) in zip(step.factors, where[step])])
+            pieces[s] = diagonal
+        elif not (step.apart or compose):
+            pieces[s] = [(folded[p][i], f.targets) for f, (p, i) in zip(step.factors, folding.where[s])]
+    if compose:
+        for m, structure, members, rows in folding.alike:
+            blocks = np.eye(1 << m, dtype=complex)[None]
+            for (p, targets), column in zip(structure, rows.T):
+                blocks = _times_on_stack(blocks, folded[p][column], targets, m, False)
+            for s, block in zip(members, blocks):
+                pieces[s] = block
     return pieces
 
 
@@ -508,10 +507,19 @@ class _Pattern(NamedTuple):
     after: np.ndarray  # (g, len(after_slots))
 
 
+class _Folding(NamedTuple):
+    """How the blocks of a schedule fold and compose (:func:`_fold_patterns`)."""
+
+    patterns: list[_Pattern]
+    where: list[list[tuple[int, int]]]  # per step: each factor's (pattern, row), in the order of step.factors
+    #: blocks composed alike: (m, ((pattern, local targets) per factor), step indices, their rows (g, factors))
+    alike: list[tuple[int, tuple[tuple[int, tuple[int, ...]], ...], list[int], np.ndarray]]
+
+
 @lru_cache(maxsize=16)
-def _fold_patterns(steps: tuple[Step, ...]) -> tuple[list[_Pattern], dict[Step, list[tuple[int, int]]]]:
-    """The factors of all steps grouped by pattern, and where each step's factors lie:
-    ``(pattern number, row)`` in the order of ``step.factors``. Depends on structure alone."""
+def _fold_patterns(steps: tuple[Step, ...]) -> _Folding:
+    """The factors of all steps grouped by pattern, where each step's factors lie, and the blocks that
+    compose alike (the same patterns on the same local targets). Depends on structure alone."""
     groups: dict[tuple, list[Factor]] = {}
     for step in steps:
         for f in step.factors:
@@ -524,8 +532,15 @@ def _fold_patterns(steps: tuple[Step, ...]) -> tuple[list[_Pattern], dict[Step, 
             np.array([[j for _, j in f.before] for f in factors], dtype=np.int64).reshape(len(factors), -1),
             np.array([[j for _, j in f.after] for f in factors], dtype=np.int64).reshape(len(factors), -1)))
         position.update((f, (p, i)) for i, f in enumerate(factors))
-    where = {step: [position[f] for f in step.factors] for step in steps if step.factors}
-    return patterns, where
+    where = [[position[f] for f in step.factors] for step in steps]
+    alike: dict[tuple, list[int]] = {}
+    for s, step in enumerate(steps):
+        if step.factors:
+            structure = tuple((p, f.targets) for f, (p, _) in zip(step.factors, where[s]))
+            alike.setdefault((len(step.qubits), structure), []).append(s)
+    return _Folding(patterns, where, [
+        (m, structure, members, np.array([[i for _, i in where[s]] for s in members], dtype=np.int64))
+        for (m, structure), members in alike.items()])
 
 
 def _folded(pattern: _Pattern, matrices: _GateMatrices) -> np.ndarray:
@@ -549,21 +564,31 @@ def _times_one_qubit(matrices: np.ndarray, ones: np.ndarray, slot: int, on_the_r
     return product.reshape(g, d, d)
 
 
-def _compose_numpy(m: int, factors: list[tuple[np.ndarray, tuple[int, ...]]]) -> np.ndarray:
-    """The matrix on ``m`` qubits of ``factors`` ``(matrix, local targets)`` in the order they act:
-    each factor acts on the rows (the columns are kets)."""
-    matrix = np.eye(1 << m, dtype=complex)
-    for op, local in factors:
-        matrix = _times_on(matrix, op, local, m)
-    return matrix
+def _times_on_stack(blocks: np.ndarray, ops: np.ndarray, local: tuple[int, ...], m: int,
+                    diagonal: bool) -> np.ndarray:
+    """``ops`` (``(B, d, d)`` matrices or ``(B, d)`` diagonals, B possibly 1) acting on the rows of
+    ``blocks`` ``(B or 1, 2**m, c)`` at the positions ``local``: many blocks composed in one call."""
+    k = len(local)
+    batch = max(blocks.shape[0], ops.shape[0])
+    if local == tuple(range(local[0], local[0] + k)):  # adjacent, in order
+        view = blocks.reshape(blocks.shape[0], 1 << local[0], 1 << k, -1)
+        product = ops[:, None, :, None] * view if diagonal else np.matmul(ops[:, None], view)
+        return product.reshape(batch, *blocks.shape[1:])
+    axes = [1 + q for q in local]
+    tensor = np.moveaxis(blocks.reshape(blocks.shape[0], *(2,) * m, -1), axes, range(1, k + 1))
+    moved_shape = tensor.shape[1:]
+    rows = tensor.reshape(tensor.shape[0], 1 << k, -1)
+    product = ops[:, :, None] * rows if diagonal else np.matmul(ops, rows)
+    product = np.moveaxis(product.reshape(batch, *moved_shape), range(1, k + 1), axes)
+    return product.reshape(batch, *blocks.shape[1:])
 
 
 #: Kets of at most this many amplitudes run constant circuits in NumPy (:func:`evolve_small_ket`):
 #: a NumPy call costs a few microseconds against PyTorch's ten to twenty.
 SMALL_KET_AMPLITUDES = 2**12
 
-#: Up to this many amplitudes the folded factors act on the ket one by one: a 4 x 4 factor
-#: costs as much there as on a 32 x 32 block. Larger kets compose each block first.
+#: Up to this many amplitudes NumPy applies the folded factors to the ket one by one: a 4 x 4 factor
+#: costs as much there as on a 32 x 32 block. Larger kets, and kets the kernel takes, compose each block.
 FACTORS_ON_KET_AMPLITUDES = 2**10
 
 
@@ -572,32 +597,35 @@ def evolve_small_ket(amplitudes: np.ndarray, gates: Sequence[Gate]) -> np.ndarra
     """A ket of at most :data:`SMALL_KET_AMPLITUDES` amplitudes (complex128) after constant ``gates``.
 
     The 1-qubit gates of each block of :func:`schedule` are folded into the multi-qubit gates
-    beside them (one NumPy batch per pattern); the factors then act on the ket one by one, or
-    composed into their block's matrix on kets above :data:`FACTORS_ON_KET_AMPLITUDES`.
-    Diagonal blocks multiply the ket once. From 2**10 amplitudes, where the compiled kernel is
-    built, blocks and factors act through it, in place on a copy of ``amplitudes``.
+    beside them (one NumPy batch per pattern); the factors then act on the ket one by one, or,
+    on kets above :data:`FACTORS_ON_KET_AMPLITUDES`, are composed into their blocks (one batch
+    per block structure), which act on the ket. Diagonal blocks multiply the ket once. From
+    2**10 amplitudes, where the compiled kernel is built, the blocks act through it, in place
+    on a copy of ``amplitudes``.
     """
     n = amplitudes.size.bit_length() - 1
-    compose = amplitudes.size > FACTORS_ON_KET_AMPLITUDES
-    kernel = _small_ket_kernel(amplitudes.size)
     steps = schedule(gates, small_ket_block_size(amplitudes.size))
-    psi = amplitudes.copy() if kernel else amplitudes  # the kernel works in place
-    times_on = _kernel_times_on if kernel else _times_on
-    for step, piece in zip(steps, _constant_steps(steps, gates)):
-        if isinstance(piece, np.ndarray):  # a diagonal block
-            psi = times_on(psi, piece, step.qubits, n)
-        elif compose and len(piece) > 1:
-            psi = times_on(psi, _compose_numpy(len(step.qubits), piece), step.qubits, n)
+    kernel = _small_ket_kernel(amplitudes.size) and all(len(s.qubits) <= cpu_kernels.MAX_QUBITS for s in steps)
+    compose = kernel or amplitudes.size > FACTORS_ON_KET_AMPLITUDES
+    pieces = _constant_steps(steps, gates, compose)
+    if kernel:
+        return cpu_kernels.apply_numpy_in_place(amplitudes.copy(), [
+            (np.diag(piece) if piece.ndim == 1 else piece, step.qubits) for step, piece in zip(steps, pieces)])
+    psi = amplitudes
+    for step, piece in zip(steps, pieces):
+        if isinstance(piece, np.ndarray):  # a block's matrix or diagonal
+            psi = _times_on(psi, piece, step.qubits, n)
         else:
             for op, targets in piece:
-                psi = times_on(psi, op, tuple(step.qubits[t] for t in targets), n)
+                psi = _times_on(psi, op, tuple(step.qubits[t] for t in targets), n)
     return psi
 
 
 def _small_ket_kernel(amplitudes: int) -> bool:
     """Whether :func:`evolve_small_ket` applies its blocks through the compiled kernel
-    (:mod:`tqsim.tensor.cpu_kernels`): from 2**10 amplitudes, where it is built. At 11-12 qubits it took
-    the cost of a gate from 5.5-7.5 to 4.8-5.7 us (benchmarks/bench_gates.py, docs/benchmarks.md)."""
+    (:mod:`tqsim.tensor.cpu_kernels`): from 2**10 amplitudes, where it is built. With the blocks composed
+    in batches it took the cost of a gate at 10-12 qubits from 5.5-7.5 to 3.2-4.1 us
+    (benchmarks/bench_gates.py, docs/benchmarks.md)."""
     return amplitudes >= cpu_kernels.MIN_AMPLITUDES and cpu_kernels.available()
 
 
@@ -605,12 +633,6 @@ def small_ket_block_size(amplitudes: int) -> int:
     """The widest block of :func:`evolve_small_ket` for a ket of ``amplitudes``: callers check which gates
     apply apart (:func:`applies_apart`) against it."""
     return block_size(False, False, _small_ket_kernel(amplitudes))
-
-
-def _kernel_times_on(psi: np.ndarray, op: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:
-    """:func:`_times_on` through the compiled kernel, in place on ``psi`` (a ket of the evolution's own)."""
-    cpu_kernels.apply_in_place(torch.from_numpy(psi), torch.from_numpy(op), qubits, op.ndim == 1)
-    return psi
 
 
 def _times_on(psi: np.ndarray, op: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:

@@ -31,11 +31,13 @@ import time
 import warnings
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from .flat import _reorder_operator
 
-__all__ = ["MAX_QUBITS", "accepts", "apply_in_place", "available", "build", "serves", "status"]
+__all__ = ["MAX_QUBITS", "accepts", "apply_in_place", "apply_numpy_in_place", "available", "build", "serves",
+           "status"]
 
 #: blocks up to this many qubits (the C++ side instantiates these)
 MAX_QUBITS = 5
@@ -49,10 +51,12 @@ if platform.machine() in ("x86_64", "AMD64"):
     _FLAGS.append("-mprefer-vector-width=512")  # GCC's default on AVX-512 machines splits every vector in two
 _KINDS = {torch.complex64: "complex64", torch.complex128: "complex128", torch.float32: "float32",
           torch.float64: "float64"}
+_NUMPY_KINDS = {np.dtype(np.complex64): "complex64", np.dtype(np.complex128): "complex128",
+                np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 #: a build lock older than this was left by a killed build (a build takes well under a minute)
 _STALE_LOCK_S = 600
 #: log2 of the amplitudes in one 64-byte vector
-_LANE_BITS = {torch.complex64: 3, torch.complex128: 2, torch.float32: 4, torch.float64: 3}
+_LANE_BITS = {"complex64": 3, "complex128": 2, "float32": 4, "float64": 3}
 
 _state = {"module": None, "tried": False, "error": None}
 
@@ -149,12 +153,40 @@ def apply_in_place(ket: torch.Tensor, operator: torch.Tensor, qubits: Sequence[i
     and return it. ``operator`` is a matrix, or its diagonal when ``diagonal``: a diagonal of a few qubits
     costs as much as a matrix in the kernel, one pass. Only after :func:`accepts` said yes."""
     matrix = torch.diag_embed(operator) if diagonal else operator
-    order, high, low = _layout(ket.shape[-1].bit_length() - 1, tuple(qubits), _LANE_BITS[ket.dtype])
+    order, high, low = _layout(ket.shape[-1].bit_length() - 1, tuple(qubits), _LANE_BITS[_KINDS[ket.dtype]])
     if order is not None:
         matrix = _reorder_operator(matrix, order, 2)
     if matrix.is_conj() or matrix.is_neg() or not matrix.is_contiguous():
         matrix = matrix.resolve_conj().resolve_neg().contiguous()
     _module().apply(ket.data_ptr(), ket.numel(), matrix.data_ptr(), high, low, _KINDS[ket.dtype])
+    return ket
+
+
+def apply_numpy_in_place(ket: np.ndarray, blocks: Sequence[tuple[np.ndarray, Sequence[int]]]) -> np.ndarray:
+    """Overwrite the NumPy ``ket`` with each ``(matrix, qubits)`` of ``blocks`` in turn and return it.
+
+    For the thousands of blocks of a long circuit on a few thousand amplitudes
+    (:func:`tqsim.fusion.evolve_small_ket`), where a tensor wrapper per call costs as much as the
+    kernel's arithmetic. ``ket``: C-contiguous, 1-D, complex64/128 or float32/64, at least
+    :data:`MIN_AMPLITUDES` amplitudes; each matrix of its dtype on at most :data:`MAX_QUBITS` qubits.
+    Only where :func:`available`.
+    """
+    kind = _NUMPY_KINDS.get(ket.dtype)
+    if kind is None or ket.ndim != 1 or not ket.flags.c_contiguous or ket.size < MIN_AMPLITUDES:
+        raise ValueError(f"the kernel takes a C-contiguous 1-D ket of at least {MIN_AMPLITUDES} amplitudes, "
+                         f"complex64/128 or float32/64; got {ket.dtype}, shape {ket.shape}")
+    n, lane_bits, apply, address = ket.size.bit_length() - 1, _LANE_BITS[kind], _module().apply, ket.ctypes.data
+    for matrix, qubits in blocks:
+        order, high, low = _layout(n, tuple(qubits), lane_bits)
+        if matrix.dtype != ket.dtype or matrix.shape != (1 << len(qubits),) * 2 or len(qubits) > MAX_QUBITS:
+            raise ValueError(f"a block on qubits {tuple(qubits)} must be a {ket.dtype} matrix of shape "
+                             f"{(1 << len(qubits),) * 2} on at most {MAX_QUBITS} qubits; got {matrix.dtype}, "
+                             f"shape {matrix.shape}")
+        if order is not None:
+            matrix = _reorder_operator(torch.from_numpy(matrix), order, 2).numpy()
+        if not matrix.flags.c_contiguous:
+            matrix = np.ascontiguousarray(matrix)
+        apply(address, ket.size, matrix.ctypes.data, high, low, kind)
     return ket
 
 
