@@ -30,7 +30,14 @@ process slow each other down, docs/benchmarks.md), one stepping at a time, in
 up, then times ``--calls`` runs and keeps their median. The table shows the
 median over rounds in ms, the ratio tqsim / peer (below 1: tqsim is faster)
 and the worst 1 - F. ``--busy 2`` runs everything beside two processes
-spinning on the CPU, as on a shared machine. ``--peers`` picks a subset;
+spinning on the CPU, as on a shared machine; ``--slowdown 2`` times every
+simulator quiet and beside two busy processes in alternate passes of each
+round, and prints each one's slowdown (busy / quiet) and tqsim's slowdown over
+each peer's. Beside them runs a reference job: plain one-thread NumPy
+arithmetic on a small array, as long as tqsim's quiet run, which shows what the
+scheduler alone does to a job of that length. ``--threads 1`` runs every simulator on one thread, so the
+slowdowns compare simulators that use the same share of the machine when
+quiet. ``--peers`` picks a subset;
 a peer whose package is missing is skipped unless asked for by name.
 
 ``--bandwidth``: the CPU's side of memory speed instead of the peers. For each
@@ -52,6 +59,7 @@ around it (building the gate matrix, checks), shown in its own column.
     pip install -e ".[bench]"
     python benchmarks/bench_dense.py            # CPU part, then GPU part if CUDA is present
     python benchmarks/bench_dense.py --busy 2   # the CPU part beside two busy processes
+    python benchmarks/bench_dense.py --slowdown 2 --sizes 20 22   # quiet and busy alternately: slowdowns
     python benchmarks/bench_dense.py --rotation rx   # a circuit with complex amplitudes
     python benchmarks/bench_dense.py --sizes 12 16 --dtypes complex64 --peers qsim --rounds 1   # a quick look
     python benchmarks/bench_dense.py --bandwidth --sizes 20 22 24   # CPU bandwidth against a copy
@@ -117,9 +125,12 @@ def cirq_circuit(n, layers, rotation):
     return circuit
 
 
-def runners(simulator: str, n: int, dtype: str, threads: int, rotation: str) -> dict:
+def runners(simulator: str, n: int, dtype: str, threads: int, rotation: str, seconds: float = 0.0) -> dict:
     """``{variant: (run, state_of)}``: ``run()`` simulates the circuit, ``state_of(run())`` is its final
-    state as a NumPy vector in tqsim's qubit order. qsim has one variant per fusion size, the others one."""
+    state as a NumPy vector in tqsim's qubit order. qsim has one variant per fusion size, the others one.
+    "reference" is no simulator: :func:`reference_job` of ``seconds``."""
+    if simulator == "reference":
+        return {"": (reference_job(seconds), lambda result: None)}
     layers = brickwork(n, DEPTH, seed=n)
     if simulator == "tqsim":
         torch.set_num_threads(threads)
@@ -162,6 +173,28 @@ def runners(simulator: str, n: int, dtype: str, threads: int, rotation: str) -> 
     raise ValueError(simulator)
 
 
+def reference_job(seconds: float):
+    """A job that takes ``seconds`` on this machine when it is quiet, on one thread: plain NumPy arithmetic on
+    4096 numbers in place, so no memory traffic and no second thread. Beside busy processes it shows what the
+    scheduler alone does to a job of that length (a job of a few ms waits out whole time slices of theirs)."""
+    numbers = np.ones(4096)
+
+    def job(steps: int) -> None:
+        for _ in range(steps):
+            np.multiply(numbers, 1.0000001, out=numbers)
+
+    job(1000)
+    per_step = min(_timed(job, 2000) for _ in range(5)) / 2000
+    steps = max(1, round(seconds / per_step))
+    return lambda: job(steps)
+
+
+def _timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
 def median_call_time(run, calls: int) -> float:
     times = []
     for _ in range(calls):
@@ -171,11 +204,12 @@ def median_call_time(run, calls: int) -> float:
     return statistics.median(times)
 
 
-def serve(connection, simulator: str, n: int, dtype: str, threads: int, rotation: str) -> None:  # pragma: no cover - a worker
+def serve(connection, simulator: str, n: int, dtype: str, threads: int, rotation: str,
+          seconds: float = 0.0) -> None:  # pragma: no cover - a worker
     """One simulator in a process of its own: answers "check" with ``{variant: final state}``, a number k
     with ``{variant: median time of k runs}`` (each variant warmed up first), None by exiting."""
     try:
-        variants = runners(simulator, n, dtype, threads, rotation)
+        variants = runners(simulator, n, dtype, threads, rotation, seconds)
         while True:
             request = connection.recv()
             if request is None:
@@ -201,13 +235,25 @@ def ask(workers: dict, name: str, request):
     return answer
 
 
+#: seconds between one simulator's timing and the next: a simulator's OpenMP threads spin for a few ms
+#: after its last run, and whoever ran next would share the cores with them
+PAUSE = 0.05
+
+
+def _after_a_pause(fn, *args):
+    time.sleep(PAUSE)
+    return fn(*args)
+
+
 def fidelity(a: np.ndarray, b: np.ndarray) -> float:
     """|<a|b>|^2 in double precision: blind to a global phase, not to a wrong norm."""
     return abs(np.vdot(a.astype(np.complex128), b.astype(np.complex128))) ** 2
 
 
-def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotation: str) -> dict:
-    """Every simulator in its own process, stepping one at a time, in alternating rounds."""
+def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotation: str, contention: int = 0) -> dict:
+    """Every simulator in its own process, stepping one at a time, in alternating rounds. With
+    ``contention`` (a number of busy processes), each round times every simulator quiet and then beside
+    that many busy processes, and the row holds both and each simulator's slowdown."""
     context = multiprocessing.get_context("spawn")
     threads = torch.get_num_threads()
     workers = {}
@@ -233,10 +279,23 @@ def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotat
                     raise SystemExit(f"n={n} {dtype}: {name} {variant} disagrees with tqsim: "
                                      f"1 - fidelity = {miss:.2e} (tolerance {TOLERANCE[dtype]:.0e})")
         del reference
-        times = {name: [] for name in workers}
-        for _ in range(rounds):  # alternating rounds: the machine's state drifts for all alike
-            for name in workers:
-                times[name].append(ask(workers, name, calls))
+        if contention:  # a plain one-thread job as long as tqsim's quiet run, started now that all is quiet
+            length = statistics.median(_after_a_pause(ask, workers, "tqsim", calls)[""] for _ in range(3))
+            parent, child = context.Pipe()
+            process = context.Process(target=serve, args=(child, "reference", n, dtype, 1, rotation, length),
+                                      daemon=True)
+            process.start()
+            workers["reference"] = (process, parent)
+            ask(workers, "reference", "check")  # calibrated before any round starts
+        conditions = (0, contention) if contention else (0,)
+        times = {(busy, name): [] for busy in conditions for name in workers}
+        names = list(workers)
+        for r in range(rounds):  # alternating rounds: the machine's state drifts for all alike
+            turn = names[r % len(names):] + names[:r % len(names)]  # and each simulator takes every place
+            for busy in conditions:
+                with busy_processes(busy):
+                    for name in turn:
+                        times[busy, name].append(_after_a_pause(ask, workers, name, calls))
     finally:
         for process, connection in workers.values():
             try:
@@ -246,10 +305,16 @@ def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotat
             process.join(timeout=10)
             if process.is_alive():
                 process.terminate()
-    medians = {name: {v: statistics.median(r[v] for r in t) for v in t[0]} for name, t in times.items()}
+    every = {key: {v: statistics.median(r[v] for r in t) for v in t[0]} for key, t in times.items()}
+    medians = {name: m for (busy, name), m in every.items() if busy == 0}
     ms = {name: 1e3 * min(m.values()) for name, m in medians.items()}
     row = {"n": n, "dtype": dtype, "ms": ms, "ratio": {p: ms["tqsim"] / ms[p] for p in peers},
            "one_minus_fidelity": infidelity}
+    if contention:
+        busy_ms = {name: 1e3 * min(m.values()) for (busy, name), m in every.items() if busy}
+        slowdown = {name: busy_ms[name] / ms[name] for name in ms}
+        row.update(busy_ms=busy_ms, slowdown=slowdown,
+                   slowdown_ratio={p: slowdown["tqsim"] / slowdown[p] for p in [*peers, "reference"]})
     if "qsim" in medians:
         row["qsim_fusion_ms"] = {f: 1e3 * t for f, t in medians["qsim"].items()}
         row["qsim_best_fusion"] = min(medians["qsim"], key=medians["qsim"].get)
@@ -271,28 +336,48 @@ def available_peers(asked: list[str] | None) -> list[str]:
     return chosen
 
 
-def cpu_part(sizes, dtypes, rounds, calls, peers, busy, rotation="ry"):
+def cpu_part(sizes, dtypes, rounds, calls, peers, busy, rotation="ry", contention=0):
     threads = torch.get_num_threads()
     labels = {p: PEERS[p][2].format(".".join(importlib.metadata.version(PEERS[p][1]).split(".")[:2]))
               for p in peers}
     versions = "".join(f", {PEERS[p][1]} {importlib.metadata.version(PEERS[p][1])}" for p in peers)
+    beside = (f"quiet and beside {contention} busy processes, alternately" if contention
+              else f"{busy} busy processes beside")
     print(f"\nCPU, {rotation.upper()} + CZ brickwork, depth {DEPTH}; torch {torch.__version__} ({threads} threads){versions}; "
-          f"{busy} busy processes beside; medians of {rounds} alternating rounds of {calls} runs")
-    print("| n | dtype | tqsim ms | " + "".join(f"{labels[p]} ms | " for p in peers)
-          + "".join(f"tqsim / {SHORT[p]} | " for p in peers) + "worst 1-F |")
-    print("|" + "---|" * (4 + 2 * len(peers)))
+          f"{beside}; medians of {rounds} alternating rounds of {calls} runs")
+    if contention:
+        names, compared = ["tqsim", *peers, "reference"], [*peers, "reference"]
+        long, short = {**labels, "tqsim": "tqsim", "reference": "reference job"}, {**SHORT, "reference": "reference job"}
+        print("| " + " | ".join(["n", "dtype", *(f"{long[p]} quiet / busy ms" for p in names),
+                                 *(f"{short.get(p, p)} slowdown" for p in names),
+                                 *(f"tqsim slowdown / {short[p]}'s" for p in compared)]) + " |")
+        print("|" + "---|" * (1 + 3 * len(names)))
+    else:
+        print("| n | dtype | tqsim ms | " + "".join(f"{labels[p]} ms | " for p in peers)
+              + "".join(f"tqsim / {SHORT[p]} | " for p in peers) + "worst 1-F |")
+        print("|" + "---|" * (4 + 2 * len(peers)))
     rows = []
-    with busy_processes(busy):
+    with busy_processes(0 if contention else busy):
         for n in sizes:
             for dtype in dtypes:
                 here = [p for p in peers if dtype in PEERS[p][3]]
-                row = measure(n, dtype, rounds, calls, here, rotation)
+                row = measure(n, dtype, rounds, calls, here, rotation, contention)
                 rows.append(row)
+                if contention:
+                    timed = [p for p in names if p in row["ms"]]
+                    cells = [str(n), dtype,
+                             *(f"{row['ms'][p]:.1f} / {row['busy_ms'][p]:.1f}" if p in timed else "-" for p in names),
+                             *(f"{row['slowdown'][p]:.2f}x" if p in timed else "-" for p in names),
+                             *(f"{row['slowdown_ratio'][p]:.2f}" if p in row["slowdown_ratio"] else "-"
+                               for p in compared)]
+                    print("| " + " | ".join(cells) + " |", flush=True)
+                    continue
                 cells = "".join(f"{row['ms'][p]:.3f} | " if p in here else "- | " for p in peers)
                 ratios = "".join(f"{row['ratio'][p]:.2f} | " if p in here else "- | " for p in peers)
                 worst = f"{max(row['one_minus_fidelity'].values()):.1e}" if here else "-"
                 print(f"| {n} | {dtype} | {row['ms']['tqsim']:.3f} | {cells}{ratios}{worst} |", flush=True)
-    return {"busy": busy, "threads": threads, "rotation": rotation, "labels": labels, "rows": rows}
+    return {"busy": busy, "contention": contention, "threads": threads, "rotation": rotation, "labels": labels,
+            "rows": rows}
 
 
 def cpu_bandwidth(sizes, dtypes, repeats: int) -> list[dict]:
@@ -444,12 +529,23 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds on the CPU (default 5; --quick: 2)")
     parser.add_argument("--calls", type=int, default=3, help="timed runs per simulator per round (default 3)")
     parser.add_argument("--busy", type=int, default=0, help="processes spinning beside the CPU part (default 0)")
+    parser.add_argument("--slowdown", type=int, metavar="K", default=0,
+                        help="time every simulator quiet and beside K busy processes in alternate passes of each "
+                             "round, and print each one's slowdown")
+    parser.add_argument("--threads", type=int,
+                        help="threads for every simulator (default: torch's, which follows OMP_NUM_THREADS)")
     parser.add_argument("--rotation", choices=["ry", "rx"], default="ry",
                         help="the CPU circuit's rotations: ry (real amplitudes, the default) or rx (complex)")
     parser.add_argument("--bandwidth", action="store_true",
                         help="CPU: bandwidth of single blocks against a copy of the ket, instead of the peers")
     parser.add_argument("--out", help="folder for bench_dense.json")
     args = parser.parse_args(argv)
+    if args.slowdown and args.busy:
+        parser.error("--slowdown K already runs beside K busy processes; drop --busy")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     results = {}
     if args.bandwidth and not args.gpu:
         sizes = args.sizes or ([16, 20] if args.quick else [20, 22, 24])
@@ -458,7 +554,7 @@ def main(argv=None) -> int:
         sizes = args.sizes or ([12, 16] if args.quick else [12, 16, 20, 22, 24])
         rounds = args.rounds or (2 if args.quick else 5)
         results["cpu"] = cpu_part(sizes, args.dtypes, rounds, args.calls, available_peers(args.peers), args.busy,
-                                  args.rotation)
+                                  args.rotation, args.slowdown)
     if torch.cuda.is_available():
         sizes = (20, 24) if args.quick else (24, 28, 30)
         results["gpu"] = gpu_part(sizes, repeats=10 if args.quick else 30)

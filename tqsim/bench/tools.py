@@ -56,11 +56,16 @@ def _spin() -> None:  # pragma: no cover - runs in a child process
 
 
 @contextlib.contextmanager
-def busy_processes(count: int):
-    """``count`` processes spinning on the CPU for the duration of the block: a shared machine, on purpose."""
+def busy_processes(count: int, settle: float = 0.5):
+    """``count`` processes spinning on the CPU for the duration of the block: a shared machine, on purpose.
+
+    The block starts ``settle`` seconds after them: a process just started is still being placed by the
+    scheduler, and whatever ran first beside it would be timed under another load than the rest."""
     workers = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(count)]
     for w in workers:
         w.start()
+    if workers:
+        time.sleep(settle)
     try:
         yield
     finally:
