@@ -8,6 +8,7 @@ project's machines and in CI); a failed build would fail
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -198,6 +199,21 @@ def test_numpy_entry_point_names_what_it_refuses():
         cpu_kernels.apply_numpy_in_place(ket, [(np.eye(4, dtype=complex), (3,))])
     with pytest.raises(ValueError, match=r"at most 5 qubits"):
         cpu_kernels.apply_numpy_in_place(ket, [(np.eye(64, dtype=complex), tuple(range(6)))])
+    with pytest.raises(ValueError, match=r"2\*\*n amplitudes; got 1500"):
+        cpu_kernels.apply_numpy_in_place(np.zeros(1500, dtype=complex), [])
+    for qubits in ((3, 11), (-1, 2), (4, 4)):  # the compiled side would write outside the ket
+        message = re.escape(f"distinct qubits in range(0, 11); got {qubits}")
+        with pytest.raises(ValueError, match=message):
+            cpu_kernels.apply_numpy_in_place(ket, [(np.eye(4, dtype=complex), qubits)])
+        with pytest.raises(ValueError, match=message):
+            cpu_kernels.apply_in_place(torch.zeros(2**11, dtype=torch.complex128),
+                                       torch.eye(4, dtype=torch.complex128), qubits)
+
+
+def test_numpy_entry_point_without_the_kernel_says_why(monkeypatch):
+    monkeypatch.setattr(cpu_kernels, "_state", {"module": None, "tried": True, "error": "no C++ compiler found"})
+    with pytest.raises(RuntimeError, match="not available: PyTorch path \\(no C\\+\\+ compiler found\\)"):
+        cpu_kernels.apply_numpy_in_place(np.zeros(2**11, dtype=complex), [])
 
 
 def test_real_circuit_through_the_kernel():

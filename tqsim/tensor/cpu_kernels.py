@@ -175,7 +175,12 @@ def apply_numpy_in_place(ket: np.ndarray, blocks: Sequence[tuple[np.ndarray, Seq
     if kind is None or ket.ndim != 1 or not ket.flags.c_contiguous or ket.size < MIN_AMPLITUDES:
         raise ValueError(f"the kernel takes a C-contiguous 1-D ket of at least {MIN_AMPLITUDES} amplitudes, "
                          f"complex64/128 or float32/64; got {ket.dtype}, shape {ket.shape}")
-    n, lane_bits, apply, address = ket.size.bit_length() - 1, _LANE_BITS[kind], _module().apply, ket.ctypes.data
+    if ket.size & (ket.size - 1):
+        raise ValueError(f"the kernel takes a ket of 2**n amplitudes; got {ket.size}")
+    module = _module()
+    if module is None:
+        raise RuntimeError(f"the compiled kernel is not available: {status()}")
+    n, lane_bits, apply, address = ket.size.bit_length() - 1, _LANE_BITS[kind], module.apply, ket.ctypes.data
     for matrix, qubits in blocks:
         order, high, low = _layout(n, tuple(qubits), lane_bits)
         if matrix.dtype != ket.dtype or matrix.shape != (1 << len(qubits),) * 2 or len(qubits) > MAX_QUBITS:
@@ -194,7 +199,10 @@ def apply_numpy_in_place(ket: np.ndarray, blocks: Sequence[tuple[np.ndarray, Seq
 def _layout(n: int, qubits: tuple[int, ...], lane_bits: int) -> tuple[list[int] | None, list[int], int]:
     """For targets ``qubits`` of an ``n``-qubit ket: the order that sorts them (None when sorted), the bit
     positions of the targets above a vector's lanes (ascending), and the mask of those inside them.
-    Ascending qubits are descending bit positions, so matrix index bit b is the b-th lowest position."""
+    Ascending qubits are descending bit positions, so matrix index bit b is the b-th lowest position.
+    Checked here, once per layout: the compiled side trusts these positions with the ket's memory."""
+    if len(set(qubits)) != len(qubits) or not all(isinstance(q, (int, np.integer)) and 0 <= q < n for q in qubits):
+        raise ValueError(f"the kernel's targets must be distinct qubits in range(0, {n}); got {qubits}")
     order = sorted(range(len(qubits)), key=qubits.__getitem__)
     positions = sorted(n - 1 - q for q in qubits)
     low = sum(1 << p for p in positions if p < lane_bits)
