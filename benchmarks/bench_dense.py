@@ -83,7 +83,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench.tools import brickwork, brickwork_circuit, busy_processes, median_time
+from tqsim.bench.tools import after_a_pause, brickwork, brickwork_circuit, busy_processes, median_time
 
 DEPTH = 10
 DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
@@ -235,16 +235,6 @@ def ask(workers: dict, name: str, request):
     return answer
 
 
-#: seconds between one simulator's timing and the next: a simulator's OpenMP threads spin for a few ms
-#: after its last run, and whoever ran next would share the cores with them
-PAUSE = 0.05
-
-
-def _after_a_pause(fn, *args):
-    time.sleep(PAUSE)
-    return fn(*args)
-
-
 def fidelity(a: np.ndarray, b: np.ndarray) -> float:
     """|<a|b>|^2 in double precision: blind to a global phase, not to a wrong norm."""
     return abs(np.vdot(a.astype(np.complex128), b.astype(np.complex128))) ** 2
@@ -280,7 +270,7 @@ def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotat
                                      f"1 - fidelity = {miss:.2e} (tolerance {TOLERANCE[dtype]:.0e})")
         del reference
         if contention:  # a plain one-thread job as long as tqsim's quiet run, started now that all is quiet
-            length = statistics.median(_after_a_pause(ask, workers, "tqsim", calls)[""] for _ in range(3))
+            length = statistics.median(after_a_pause(ask, workers, "tqsim", calls)[""] for _ in range(3))
             parent, child = context.Pipe()
             process = context.Process(target=serve, args=(child, "reference", n, dtype, 1, rotation, length),
                                       daemon=True)
@@ -295,7 +285,7 @@ def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotat
             for busy in conditions:
                 with busy_processes(busy):
                     for name in turn:
-                        times[busy, name].append(_after_a_pause(ask, workers, name, calls))
+                        times[busy, name].append(after_a_pause(ask, workers, name, calls))
     finally:
         for process, connection in workers.values():
             try:

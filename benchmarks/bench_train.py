@@ -23,13 +23,16 @@ time; each round times ``--calls`` steps of each and keeps their median; the
 table shows the median over rounds and the ratio tqsim / peer (below 1: tqsim
 is faster).
 ``--busy 2`` runs everything beside two processes spinning on the CPU, as on
-a shared machine. "peak" is how much the process's peak resident memory grew
+a shared machine; ``--slowdown 2`` times every simulator quiet and beside two
+busy processes in alternate passes of each round and prints each one's
+slowdown (busy / quiet), as ``bench_dense.py --slowdown`` does. "peak" is how much the process's peak resident memory grew
 while it stepped, in states of ``2**n`` complex64 amplitudes (each simulator
 runs in a fresh process, so this is the step's own memory).
 
     pip install -e ".[bench]"
     python benchmarks/bench_train.py                       # n = 12, 16, 20; depth 1, 3, 6
     python benchmarks/bench_train.py --busy 2              # the same beside two busy processes
+    python benchmarks/bench_train.py --slowdown 2 --sizes 16 20 --depths 1 3   # quiet and busy alternately
     python benchmarks/bench_train.py --sizes 12 --depths 1 --rounds 1   # a quick look
     python benchmarks/bench_train.py --sizes 22 24 --depths 6 --methods adjoint autograd --rounds 1 --calls 1
 """
@@ -47,7 +50,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench.tools import busy_processes
+from tqsim.bench.tools import after_a_pause, busy_processes
 from tqsim.states.adjoint import GRADIENT_METHODS
 from tqsim.maxcut import MaxCutProblem, make_ansatz
 
@@ -152,9 +155,11 @@ def serve(connection, simulator: str, n: int, depth: int, threads: int) -> None:
 PEERS = {"lightning adjoint": ("lightning.qubit", "adjoint"), "default.qubit backprop": ("default.qubit", "backprop")}
 
 
-def measure(n: int, depth: int, rounds: int, calls: int, methods: list[str], peers: list[str]) -> dict:
+def measure(n: int, depth: int, rounds: int, calls: int, methods: list[str], peers: list[str],
+            contention: int = 0) -> dict:
     """Every simulator in its own process (two OpenMP runtimes in one process slow each other down,
-    see docs/benchmarks.md), stepping one at a time, in alternating rounds."""
+    see docs/benchmarks.md), stepping one at a time, in alternating rounds. With ``contention`` (a number
+    of busy processes), each round times every simulator quiet and then beside them."""
     context = multiprocessing.get_context("spawn")
     ours = [f"tqsim {m}" for m in methods]
     workers = {}
@@ -174,11 +179,15 @@ def measure(n: int, depth: int, rounds: int, calls: int, methods: list[str], pee
             agreement[name] = max(abs(loss - their_loss), float(np.abs(grad - their_grad).max()))
             if agreement[name] > 1e-3 * max(1.0, abs(loss)):
                 raise SystemExit(f"n={n} depth={depth}: {name} disagrees with {ours[0]} by {agreement[name]:.2e}")
-        times = {name: [] for name in workers}
-        for _ in range(rounds):  # alternating rounds: the machine's state drifts for all alike
-            for name, (_, connection) in workers.items():
-                connection.send(calls)
-                times[name].append(connection.recv())
+        conditions = (0, contention) if contention else (0,)
+        times = {(busy, name): [] for busy in conditions for name in workers}
+        names = list(workers)
+        for r in range(rounds):  # alternating rounds: the machine's state drifts for all alike
+            turn = names[r % len(names):] + names[:r % len(names)]  # and each simulator takes every place
+            for busy in conditions:
+                with busy_processes(busy):
+                    for name in turn:
+                        times[busy, name].append(after_a_pause(_timed_steps, workers[name][1], calls))
         peaks = {}
         for name, (_, connection) in workers.items():
             connection.send("peak")
@@ -187,10 +196,20 @@ def measure(n: int, depth: int, rounds: int, calls: int, methods: list[str], pee
         for process, connection in workers.values():
             connection.send(None)
             process.join(timeout=10)
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    return {"n": n, "depth": depth, "ms": {k: 1e3 * v for k, v in medians.items()},
-            "ratio": {(m, p): medians[m] / medians[p] for m in ours for p in peers},
-            "peak_states": peaks, "max_abs_difference": agreement}
+    medians = {name: statistics.median(t) for (busy, name), t in times.items() if busy == 0}
+    row = {"n": n, "depth": depth, "ms": {k: 1e3 * v for k, v in medians.items()},
+           "ratio": {(m, p): medians[m] / medians[p] for m in ours for p in peers},
+           "peak_states": peaks, "max_abs_difference": agreement}
+    if contention:
+        busy_ms = {name: 1e3 * statistics.median(t) for (busy, name), t in times.items() if busy}
+        row["busy_ms"] = busy_ms
+        row["slowdown"] = {name: busy_ms[name] / row["ms"][name] for name in busy_ms}
+    return row
+
+
+def _timed_steps(connection, calls: int) -> float:
+    connection.send(calls)
+    return connection.recv()
 
 
 def main(argv=None) -> int:
@@ -200,31 +219,51 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument("--calls", type=int, default=5, help="timed steps per simulator per round (default 5)")
     parser.add_argument("--busy", type=int, default=0, help="processes spinning beside the benchmark (default 0)")
+    parser.add_argument("--slowdown", type=int, metavar="K", default=0,
+                        help="time every simulator quiet and beside K busy processes in alternate passes of each "
+                             "round, and print each one's slowdown")
     parser.add_argument("--default-qubit", action="store_true", help="also time default.qubit with torch backprop")
     parser.add_argument("--methods", nargs="+", default=["auto"], choices=GRADIENT_METHODS,
                         help="tqsim's gradient methods to time, each in its own process (default: auto)")
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args(argv)
+    if args.slowdown and args.busy:
+        parser.error("--slowdown K already runs beside K busy processes; drop --busy")
     qml = require_pennylane()
     from importlib.metadata import version
 
     print(f"training step, one-directional family, complex64; torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), pennylane {qml.__version__}, "
-          f"lightning {version('pennylane_lightning')}; {args.busy} busy processes beside; "
-          f"medians of {args.rounds} alternating rounds of {args.calls} steps")
+          f"lightning {version('pennylane_lightning')}; "
+          + (f"quiet and beside {args.slowdown} busy processes, alternately; " if args.slowdown
+             else f"{args.busy} busy processes beside; ")
+          + f"medians of {args.rounds} alternating rounds of {args.calls} steps")
     peers = ["lightning adjoint"] + (["default.qubit backprop"] if args.default_qubit else [])
     ours = [f"tqsim {m}" for m in args.methods]
-    print("| n | depth | " + " | ".join(f"{m} ms | {m} peak" for m in ours)
-          + " | " + " | ".join(f"{p} ms | {p} peak" for p in peers) + " | "
-          + " | ".join(f"{m} / {p}" for m in ours for p in peers) + " | largest loss or gradient difference |")
-    columns = 2 * (len(ours) + len(peers)) + len(ours) * len(peers) + 3
-    print("|" + "---|" * columns)
+    if args.slowdown:
+        print("| n | depth | " + " | ".join(f"{name} quiet / busy ms" for name in ours + peers) + " | "
+              + " | ".join(f"{name} slowdown" for name in ours + peers) + " | "
+              + " | ".join(f"{m} slowdown / {p}'s" for m in ours for p in peers) + " |")
+        print("|" + "---|" * (2 + 2 * len(ours + peers) + len(ours) * len(peers)))
+    else:
+        print("| n | depth | " + " | ".join(f"{m} ms | {m} peak" for m in ours)
+              + " | " + " | ".join(f"{p} ms | {p} peak" for p in peers) + " | "
+              + " | ".join(f"{m} / {p}" for m in ours for p in peers) + " | largest loss or gradient difference |")
+        columns = 2 * (len(ours) + len(peers)) + len(ours) * len(peers) + 3
+        print("|" + "---|" * columns)
     rows = []
-    with busy_processes(args.busy):
+    with busy_processes(0 if args.slowdown else args.busy):
         for n in args.sizes:
             for depth in args.depths:
-                row = measure(n, depth, args.rounds, args.calls, args.methods, peers)
+                row = measure(n, depth, args.rounds, args.calls, args.methods, peers, args.slowdown)
                 rows.append(row)
+                if args.slowdown:
+                    slow = row["slowdown"]
+                    print(f"| {n} | {depth} | "
+                          + " | ".join(f"{row['ms'][k]:.2f} / {row['busy_ms'][k]:.2f}" for k in ours + peers) + " | "
+                          + " | ".join(f"{slow[k]:.2f}x" for k in ours + peers) + " | "
+                          + " | ".join(f"{slow[m] / slow[p]:.2f}" for m in ours for p in peers) + " |", flush=True)
+                    continue
                 cells = " | ".join(f"{row['ms'][name]:.2f} | {row['peak_states'][name]:.1f}" for name in ours + peers)
                 ratios = " | ".join(f"{row['ratio'][(m, p)]:.2f}" for m in ours for p in peers)
                 print(f"| {n} | {depth} | {cells} | {ratios} | {max(row['max_abs_difference'].values()):.1e} |",
@@ -233,7 +272,8 @@ def main(argv=None) -> int:
         row["ratio"] = {f"{m} / {p}": r for (m, p), r in row["ratio"].items()}
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"busy": args.busy, "threads": torch.get_num_threads(), "rows": rows}, f, indent=1)
+            json.dump({"busy": args.busy, "slowdown": args.slowdown, "threads": torch.get_num_threads(), "rows": rows},
+                      f, indent=1)
     return 0
 
 

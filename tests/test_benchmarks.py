@@ -191,3 +191,18 @@ def test_bench_threads_small_checks_the_bits_of_both_rules_and_prints_them():
     out = run(str(BENCHMARKS / "bench_threads.py"), "--sizes", "17", "--rotations", "rx", "--rounds", "1",
               "--busy", "1")
     assert re.search(r"^\| 17 \| RX \|( \d+\.\d+ \|){7}$", out, re.M), out
+
+
+def test_bench_train_slowdown_times_each_step_quiet_and_busy():
+    """--slowdown: tqsim's step and Lightning's, quiet and beside a busy process, alternately; a slowdown is
+    busy / quiet, the last column tqsim's over Lightning's."""
+    out = run(str(BENCHMARKS / "bench_train.py"), "--sizes", "8", "--depths", "1", "--rounds", "1", "--calls", "1",
+              "--slowdown", "1")
+    assert "quiet and beside 1 busy processes, alternately" in out, out
+    pair = r"([\d.]+) / ([\d.]+)"
+    row = re.search(rf"^\| 8 \| 1 \| {pair} \| {pair} \| ([\d.]+)x \| ([\d.]+)x \| ([\d.]+) \|$", out, re.M)
+    assert row, out
+    ours_quiet, ours_busy, theirs_quiet, theirs_busy, ours, theirs, ratio = map(float, row.groups())
+    assert abs(ours - ours_busy / ours_quiet) < 0.01 * ours + 0.01 / ours_quiet, row.group(0)  # times to 0.01 ms
+    assert abs(theirs - theirs_busy / theirs_quiet) < 0.01 * theirs + 0.01 / theirs_quiet, row.group(0)
+    assert abs(ratio - ours / theirs) < 0.01 * ratio + 0.006, row.group(0)

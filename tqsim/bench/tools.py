@@ -1,4 +1,4 @@
-"""What the benchmarks share: the same random circuits for every peer, and a timer.
+"""What the benchmarks share: the same random circuits for every peer, a timer, busy processes.
 
 A brickwork layer is RY on every qubit with angles uniform in [0, 2 pi), then
 CZ on neighbour pairs (0, 1), (2, 3), ... in even layers and (1, 2), (3, 4),
@@ -71,3 +71,14 @@ def busy_processes(count: int, settle: float = 0.5):
     finally:
         for w in workers:
             w.terminate()
+
+
+#: seconds between one simulator's timing and the next (:func:`after_a_pause`)
+PAUSE = 0.05
+
+
+def after_a_pause(fn: Callable, *args):
+    """``fn(*args)`` after :data:`PAUSE` seconds: the simulator timed before may have OpenMP threads still
+    spinning for a few ms after its last run, and whoever ran next would share the cores with them."""
+    time.sleep(PAUSE)
+    return fn(*args)
