@@ -83,7 +83,8 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench.tools import after_a_pause, brickwork, brickwork_circuit, busy_processes, median_time
+from tqsim.bench.tools import (after_a_pause, alternating_rounds, brickwork, brickwork_circuit, busy_processes,
+                                median_time)
 
 DEPTH = 10
 DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
@@ -277,15 +278,8 @@ def measure(n: int, dtype: str, rounds: int, calls: int, peers: list[str], rotat
             process.start()
             workers["reference"] = (process, parent)
             ask(workers, "reference", "check")  # calibrated before any round starts
-        conditions = (0, contention) if contention else (0,)
-        times = {(busy, name): [] for busy in conditions for name in workers}
-        names = list(workers)
-        for r in range(rounds):  # alternating rounds: the machine's state drifts for all alike
-            turn = names[r % len(names):] + names[:r % len(names)]  # and each simulator takes every place
-            for busy in conditions:
-                with busy_processes(busy):
-                    for name in turn:
-                        times[busy, name].append(after_a_pause(ask, workers, name, calls))
+        times = alternating_rounds(list(workers), rounds, (0, contention) if contention else (0,),
+                                   lambda name: ask(workers, name, calls))
     finally:
         for process, connection in workers.values():
             try:

@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 import tqsim as tq
-from tqsim.bench.tools import after_a_pause, busy_processes
+from tqsim.bench.tools import alternating_rounds, busy_processes
 from tqsim.states.adjoint import GRADIENT_METHODS
 from tqsim.maxcut import MaxCutProblem, make_ansatz
 
@@ -179,15 +179,8 @@ def measure(n: int, depth: int, rounds: int, calls: int, methods: list[str], pee
             agreement[name] = max(abs(loss - their_loss), float(np.abs(grad - their_grad).max()))
             if agreement[name] > 1e-3 * max(1.0, abs(loss)):
                 raise SystemExit(f"n={n} depth={depth}: {name} disagrees with {ours[0]} by {agreement[name]:.2e}")
-        conditions = (0, contention) if contention else (0,)
-        times = {(busy, name): [] for busy in conditions for name in workers}
-        names = list(workers)
-        for r in range(rounds):  # alternating rounds: the machine's state drifts for all alike
-            turn = names[r % len(names):] + names[:r % len(names)]  # and each simulator takes every place
-            for busy in conditions:
-                with busy_processes(busy):
-                    for name in turn:
-                        times[busy, name].append(after_a_pause(_timed_steps, workers[name][1], calls))
+        times = alternating_rounds(list(workers), rounds, (0, contention) if contention else (0,),
+                                   lambda name: _timed_steps(workers[name][1], calls))
         peaks = {}
         for name, (_, connection) in workers.items():
             connection.send("peak")

@@ -1,5 +1,6 @@
 """The benchmark scripts still run (quick mode) and print the ratios the docs quote."""
 
+import contextlib
 import pathlib
 import re
 import subprocess
@@ -206,3 +207,33 @@ def test_bench_train_slowdown_times_each_step_quiet_and_busy():
     assert abs(ours - ours_busy / ours_quiet) < 0.01 * ours + 0.01 / ours_quiet, row.group(0)  # times to 0.01 ms
     assert abs(theirs - theirs_busy / theirs_quiet) < 0.01 * theirs + 0.01 / theirs_quiet, row.group(0)
     assert abs(ratio - ours / theirs) < 0.01 * ratio + 0.006, row.group(0)
+
+
+def test_alternating_rounds_give_every_simulator_every_place_under_each_load(monkeypatch):
+    """The order the benchmarks time in: each round every name once per condition, quiet first, the names
+    rotated from round to round so each takes every place; busy processes run only in busy passes."""
+    from tqsim.bench import tools
+
+    monkeypatch.setattr(tools, "PAUSE", 0.0)
+    load, passes = [0], []
+
+    @contextlib.contextmanager
+    def fake_busy(count, settle=0.5):
+        load[0] = count
+        passes.append((count, []))
+        yield
+        load[0] = 0
+
+    def time_one(name):
+        passes[-1][1].append(name)
+        return name, load[0]
+
+    monkeypatch.setattr(tools, "busy_processes", fake_busy)
+    names = ["a", "b", "c"]
+    times = tools.alternating_rounds(names, 3, (0, 2), time_one)
+    assert set(times) == {(busy, name) for busy in (0, 2) for name in names}
+    for (busy, name), results in times.items():
+        assert results == [(name, busy)] * 3  # each timed under the load of its pass
+    assert [count for count, _ in passes] == [0, 2] * 3
+    assert all(sorted(order) == names for _, order in passes)
+    assert [order[0] for _, order in passes[::2]] == ["a", "b", "c"]  # every name leads one round

@@ -82,3 +82,19 @@ def after_a_pause(fn: Callable, *args):
     spinning for a few ms after its last run, and whoever ran next would share the cores with them."""
     time.sleep(PAUSE)
     return fn(*args)
+
+
+def alternating_rounds(names: list[str], rounds: int, conditions: tuple[int, ...],
+                       time_one: Callable[[str], object]) -> dict[tuple[int, str], list]:
+    """``time_one(name)`` for every name, ``rounds`` times: in each round every name once per condition (a
+    number of busy processes beside, 0 for quiet), the names taking every place in turn, each after a
+    pause. Alternating, so the machine's drift over the run falls on all alike.
+    Returns ``{(busy processes, name): [one result per round]}``."""
+    times: dict[tuple[int, str], list] = {(busy, name): [] for busy in conditions for name in names}
+    for r in range(rounds):
+        turn = names[r % len(names):] + names[:r % len(names)]
+        for busy in conditions:
+            with busy_processes(busy):
+                for name in turn:
+                    times[busy, name].append(after_a_pause(time_one, name))
+    return times
