@@ -153,12 +153,8 @@ def apply_in_place(ket: torch.Tensor, operator: torch.Tensor, qubits: Sequence[i
     and return it. ``operator`` is a matrix, or its diagonal when ``diagonal``: a diagonal of a few qubits
     costs as much as a matrix in the kernel, one pass. Only after :func:`accepts` said yes."""
     matrix = torch.diag_embed(operator) if diagonal else operator
-    order, high, low = _layout(ket.shape[-1].bit_length() - 1, tuple(qubits), _LANE_BITS[_KINDS[ket.dtype]])
-    if order is not None:
-        matrix = _reorder_operator(matrix, order, 2)
-    if matrix.is_conj() or matrix.is_neg() or not matrix.is_contiguous():
-        matrix = matrix.resolve_conj().resolve_neg().contiguous()
-    _module().apply(ket.data_ptr(), ket.numel(), matrix.data_ptr(), high, low, _KINDS[ket.dtype])
+    _apply(_module(), ket.data_ptr(), ket.numel(), ket.shape[-1], _KINDS[ket.dtype],
+           matrix.detach().resolve_conj().resolve_neg().numpy(), tuple(qubits))
     return ket
 
 
@@ -180,19 +176,26 @@ def apply_numpy_in_place(ket: np.ndarray, blocks: Sequence[tuple[np.ndarray, Seq
     module = _module()
     if module is None:
         raise RuntimeError(f"the compiled kernel is not available: {status()}")
-    n, lane_bits, apply, address = ket.size.bit_length() - 1, _LANE_BITS[kind], module.apply, ket.ctypes.data
+    address = ket.ctypes.data
     for matrix, qubits in blocks:
-        order, high, low = _layout(n, tuple(qubits), lane_bits)
         if matrix.dtype != ket.dtype or matrix.shape != (1 << len(qubits),) * 2 or len(qubits) > MAX_QUBITS:
             raise ValueError(f"a block on qubits {tuple(qubits)} must be a {ket.dtype} matrix of shape "
                              f"{(1 << len(qubits),) * 2} on at most {MAX_QUBITS} qubits; got {matrix.dtype}, "
                              f"shape {matrix.shape}")
-        if order is not None:
-            matrix = _reorder_operator(torch.from_numpy(matrix), order, 2).numpy()
-        if not matrix.flags.c_contiguous:
-            matrix = np.ascontiguousarray(matrix)
-        apply(address, ket.size, matrix.ctypes.data, high, low, kind)
+        _apply(module, address, ket.size, ket.size, kind, matrix, tuple(qubits))
     return ket
+
+
+def _apply(module, address: int, amplitudes: int, dimension: int, kind: str, matrix: np.ndarray,
+           qubits: tuple[int, ...]) -> None:
+    """The compiled call: ``matrix`` (NumPy, the ket's dtype) on ``qubits`` of the kets of ``dimension``
+    amplitudes stored at ``address`` (``amplitudes`` in all), its qubits put in ascending order first."""
+    order, high, low = _layout(dimension.bit_length() - 1, qubits, _LANE_BITS[kind])
+    if order is not None:
+        matrix = _reorder_operator(torch.from_numpy(matrix), order, 2).numpy()
+    if not matrix.flags.c_contiguous:
+        matrix = np.ascontiguousarray(matrix)
+    module.apply(address, amplitudes, matrix.ctypes.data, high, low, kind)
 
 
 @functools.lru_cache(maxsize=4096)
